@@ -1,0 +1,99 @@
+"""dlib's public-domain models: HOG face detector, 5-point landmarks, ResNet 128-d encoder.
+
+The model files are loaded from the `face_recognition_models` package directory. We never import
+`face_recognition` itself (its `pkg_resources` import exits the process under setuptools >= 82).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from custodes.biometrics.faces import DetectedFace, FaceBox, Landmarks
+
+LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
+ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+# HOG's window is 80x80; images smaller than this get one 2x upsampling so LFW-sized faces
+# (about 110 px) are found, while 640x480 check-in frames are searched at native scale (30 ms).
+UPSAMPLE_BELOW_PIXELS = 400 * 400
+
+
+def models_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the face-recognition-models package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class DlibModels:
+    """The three dlib models, loaded once per process by `load()`."""
+
+    _instance: DlibModels | None = None
+    _lock = threading.Lock()
+
+    name = "dlib-resnet"
+    version = "dlib_face_recognition_resnet_model_v1+hog+5pt"
+    dim = 128
+
+    def __init__(self) -> None:
+        import dlib
+
+        folder = models_dir()
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(folder / LANDMARKS_FILE))
+        self.encoder = dlib.face_recognition_model_v1(str(folder / ENCODER_FILE))
+        self._dlib = dlib
+        self.version = f"dlib-{dlib.__version__}/{self.version}"
+
+    @classmethod
+    def load(cls) -> DlibModels:
+        if cls._instance is None:
+            with cls._lock:
+                if cls._instance is None:
+                    cls._instance = cls()
+        return cls._instance
+
+    def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[DetectedFace]:
+        """All faces, largest first, each with its 5 landmarks."""
+        if upsample is None:
+            upsample = 1 if rgb.shape[0] * rgb.shape[1] < UPSAMPLE_BELOW_PIXELS else 0
+        rects, scores, _ = self.detector.run(rgb, upsample, 0.0)
+        faces = []
+        for rect, score in zip(rects, scores, strict=True):
+            shape = self.predictor(rgb, rect)
+            points = tuple((float(p.x), float(p.y)) for p in shape.parts())
+            box = FaceBox(rect.left(), rect.top(), rect.right(), rect.bottom())
+            faces.append(DetectedFace(box=box, landmarks=Landmarks(points), detector_score=float(score)))
+        faces.sort(key=lambda f: f.box.width * f.box.height, reverse=True)
+        return faces
+
+    def _shape(self, face: DetectedFace):
+        dlib = self._dlib
+        b = face.box
+        rect = dlib.rectangle(b.left, b.top, b.right, b.bottom)
+        parts = [dlib.point(round(x), round(y)) for x, y in face.landmarks.points]
+        return dlib.full_object_detection(rect, parts)
+
+    def chip(self, rgb: np.ndarray, face: DetectedFace, size: int = CHIP_SIZE, padding: float = CHIP_PADDING):
+        """The face aligned by its landmarks (eyes level, fixed scale), size x size RGB."""
+        return np.asarray(self._dlib.get_face_chip(rgb, self._shape(face), size, padding))
+
+    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
+        return np.asarray(self.encoder.compute_face_descriptor(np.ascontiguousarray(chip)), dtype=np.float32)
+
+    def embed(self, rgb: np.ndarray, face: DetectedFace, flip: bool = False) -> np.ndarray:
+        chip = self.chip(rgb, face)
+        vec = self.embed_chip(chip)
+        if flip:
+            vec = (vec + self.embed_chip(chip[:, ::-1])) / 2
+        return vec
+
+    @staticmethod
+    def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Negated Euclidean distance, so that higher means more alike (broadcasts over rows)."""
+        return -np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1)
