@@ -56,7 +56,7 @@ def silent_event(state: SubjectState, at: datetime) -> tuple[SubjectState, Event
     seen = state.last_seen
     ev = {"last_seen": iso(seen), "last_fix_id": state.last_fix.fix_id if state.last_fix else None,
           "battery": state.battery, "strap": state.strap}
-    e = Event("device_silent", "device_fault", "medium", at, ev, f"{state.subject_id}:device_silent:{iso(seen)}")
+    e = Event("device_silent", "device_fault", "medium", at, ev, f"{state.subject_id}:device_silent:{iso(at)}")
     return state.evolve(silent_since=at), e
 
 
