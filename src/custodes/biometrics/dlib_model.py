@@ -72,6 +72,11 @@ class DlibModels:
         faces.sort(key=lambda f: f.box.width * f.box.height, reverse=True)
         return faces
 
+    def landmarks_for_box(self, rgb: np.ndarray, box: FaceBox) -> DetectedFace:
+        """Landmarks inside a given box (used when evaluation falls back to a fixed box)."""
+        shape = self.predictor(rgb, self._dlib.rectangle(box.left, box.top, box.right, box.bottom))
+        return DetectedFace(box=box, landmarks=Landmarks(tuple((float(p.x), float(p.y)) for p in shape.parts())))
+
     def _shape(self, face: DetectedFace):
         dlib = self._dlib
         b = face.box

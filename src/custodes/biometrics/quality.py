@@ -37,7 +37,7 @@ DEFAULT_POLICY = QualityPolicy()
 
 # Reason code -> what the device shows.
 MESSAGES = {
-    "no_face": "No face found: look straight at the camera",
+    "no_face": "No face found: hold the watch in front of your face and look at it",
     "multiple_faces": "Only one face, please: make sure you are alone in the photo",
     "too_small": "Move closer to the camera",
     "face_cut_off": "Keep your whole face inside the frame",

@@ -1,0 +1,171 @@
+"""`custodes bench checkin`: latency and memory of the whole check-in decision at 640x480, one core.
+
+Each check-in: decode the JPEG upload, detect + quality gate, embed, passive liveness (and the
+challenge frames when asked), compare with the template. The baseline, measured in the same run,
+is the plain dlib pipeline (dlib embedding only, no second model, no liveness).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from custodes.biometrics.image_input import decode_image, encode_jpeg, load_rgb, pad_to
+from custodes.config import data_root
+
+console = Console()
+TARGET_MEDIAN_MS, TARGET_RSS_MB = 150.0, 250.0
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _samples(source: str, count: int) -> list[tuple[bytes, bytes, list[bytes]]]:
+    """(reference JPEG, probe JPEG, extra frames) triples of the same person at 640x480."""
+    out = []
+    if source == "nuaa":
+        root = data_root() / "pad" / "nuaa-dev" / "ClientRaw"
+        people = sorted(p for p in root.iterdir() if p.is_dir())
+        if not people:
+            raise typer.BadParameter(f"no NUAA live frames under {root}")
+        frames = {p: sorted(p.glob("*.jpg")) for p in people}
+        k = 0
+        while len(out) < count:
+            person = people[k % len(people)]
+            files = frames[person]
+            i = 1 + (k // len(people)) * 3
+            ref, probe, extra = files[0], files[i % len(files)], files[(i + 1) % len(files)]
+            out.append((ref.read_bytes(), probe.read_bytes(), [extra.read_bytes()]))
+            k += 1
+    else:
+        from custodes.biometrics.lfw import read_pairs
+
+        lfw = data_root() / "faces" / "lfw-view1"
+        genuine = [p for p in read_pairs(lfw / "pairsDevTrain.txt") if p.same]
+        for pair in genuine[:count]:
+            ref, probe = (encode_jpeg(pad_to(load_rgb(lfw / "images" / r))) for r in (pair.a, pair.b))
+            out.append((ref, probe, [probe]))
+    return out[:count]
+
+
+def _liveness():
+    try:
+        from custodes.biometrics.liveness import assess_liveness, load_pad_model
+
+        load_pad_model()
+        return assess_liveness
+    except (ImportError, FileNotFoundError, AttributeError):
+        return None
+
+
+def _run(engine, samples, liveness, frames: bool, label: str, progress: Progress) -> dict:
+    from custodes.biometrics.quality import FaceNotAcquired
+
+    templates = []
+    for ref, _, _ in samples:
+        try:
+            templates.append(engine.enrol([decode_image(ref)]))
+        except FaceNotAcquired:
+            templates.append(None)
+    times, stages, outcomes = [], {"decode": [], "acquire": [], "liveness": [], "compare": []}, {}
+    task = progress.add_task(label, total=len(samples))
+    for (ref, probe, extra), template in zip(samples, templates, strict=True):
+        t0 = time.perf_counter()
+        rgb = decode_image(probe)
+        t1 = time.perf_counter()
+        faces = engine.detect(rgb)
+        try:
+            acq = engine.acquire(rgb, faces)
+        except FaceNotAcquired as exc:
+            acq, outcome = None, f"fta:{exc.reason}"
+        t2 = time.perf_counter()
+        if liveness is not None:
+            shots = [rgb] + ([decode_image(b) for b in extra] if frames else [])
+            dets = [faces] + [engine.detect(s) for s in shots[1:]]
+            liveness(shots, None, faces=dets)
+        t3 = time.perf_counter()
+        if acq is not None and template is not None:
+            outcome = "match" if engine.compare(template, acq).matched else "no_match"
+        elif acq is not None:
+            outcome = "no_template"
+        t4 = time.perf_counter()
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        times.append((t4 - t0) * 1000)
+        for key, a, b in (("decode", t0, t1), ("acquire", t1, t2), ("liveness", t2, t3), ("compare", t3, t4)):
+            stages[key].append((b - a) * 1000)
+        progress.advance(task)
+    arr = np.array(times)
+    return {
+        "checkins": len(times),
+        "median_ms": round(float(np.median(arr)), 1),
+        "p95_ms": round(float(np.percentile(arr, 95)), 1),
+        "mean_ms": round(float(arr.mean()), 1),
+        "stage_median_ms": {k: round(float(np.median(v)), 1) for k, v in stages.items()},
+        "outcomes": outcomes,
+    }
+
+
+def bench_checkin(
+    count: int = typer.Option(100, help="check-ins to time"),
+    source: str = typer.Option("nuaa", help="nuaa (live 640x480 frames) or lfw (LFW padded to 640x480)"),
+    frames: bool = typer.Option(False, help="also decode and check one challenge frame per check-in"),
+    cores: int = typer.Option(1, help="CPU cores to pin the process to (0 = leave as is)"),
+    out: Path = typer.Option(Path("out/bench-checkin.json")),
+) -> None:
+    """Median/p95 latency of the whole check-in decision, peak RSS and model-load time."""
+    if source not in ("nuaa", "lfw"):
+        raise typer.BadParameter("source must be nuaa or lfw")
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
+    rss_start = _peak_rss_mb()
+    t = time.perf_counter()
+    from custodes.biometrics.engine import FaceEngine, get_engine
+
+    engine = get_engine()
+    model_load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    liveness = _liveness()
+    liveness_load_s = time.perf_counter() - t
+    samples = _samples(source, count + 5)
+    from custodes.biometrics.calibration import Calibration
+
+    cal = engine.calibration
+    dlib_norm = next(m for m in cal.models if m.name == "dlib-resnet")
+    baseline_cal = Calibration(id="baseline-dlib-only", models=(dlib_norm.__class__(
+        dlib_norm.name, dlib_norm.version, dlib_norm.impostor_mean, dlib_norm.impostor_std, 1.0, False),),
+        thresholds={"1e-03": 0.0})
+    baseline_engine = FaceEngine(baseline_cal)
+    with Progress(console=console) as progress:
+        _run(engine, samples[:5], liveness, frames, "warm-up", progress)
+        baseline = _run(baseline_engine, samples[5:], None, False, "baseline (dlib only)", progress)
+        full = _run(engine, samples[5:], liveness, frames, "check-in", progress)
+    report = {
+        "source": source, "resolution": "640x480", "cores": cores or os.cpu_count(),
+        "engine_version": engine.version,
+        "liveness": "included: " + ("passive + challenge frames" if frames else "passive check on the photo")
+        if liveness else "NOT included: liveness package unavailable",
+        "model_load_s": round(model_load_s, 3), "liveness_model_load_s": round(liveness_load_s, 3),
+        "rss_before_models_mb": round(rss_start, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "checkin": full, "baseline_plain_dlib": baseline,
+        "targets": {"median_ms": TARGET_MEDIAN_MS, "peak_rss_mb": TARGET_RSS_MB},
+    }
+    report["meets_targets"] = {"median": full["median_ms"] <= TARGET_MEDIAN_MS, "rss": report["peak_rss_mb"] <= TARGET_RSS_MB}
+    table = Table(title=f"check-in benchmark ({source}, 640x480, {report['cores']} core)")
+    for col in ("pipeline", "median ms", "p95 ms", "stages (median ms)"):
+        table.add_column(col)
+    for name, row in (("baseline: plain dlib", baseline), ("full decision", full)):
+        table.add_row(name, str(row["median_ms"]), str(row["p95_ms"]), json.dumps(row["stage_median_ms"]))
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print_json(json.dumps(report))

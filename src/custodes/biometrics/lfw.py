@@ -1,0 +1,99 @@
+"""LFW-format pairs files and the embeddings of the images they reference.
+
+Pairs files: first line is the count (or "folds count"); then `Name i j` (same person) or
+`NameA i NameB j` (different people), tab- or space-separated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from custodes.biometrics.embedding_cache import EmbeddingCache, ImageRecord, compute_record
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str  # relative image path, e.g. "Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
+    b: str
+    same: bool
+
+
+def identity(rel: str) -> str:
+    return rel.split("/")[0]
+
+
+def image_path(name: str, number: str) -> str:
+    return f"{name}/{name}_{int(number):04d}.jpg"
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    pairs = []
+    lines = Path(path).read_text().splitlines()
+    for lineno, line in enumerate(lines[1:], start=2):
+        parts = line.split()
+        if len(parts) == 3:
+            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[0], parts[2]), True))
+        elif len(parts) == 4:
+            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[2], parts[3]), False))
+        elif parts:
+            raise ValueError(f"{path}:{lineno}: not an LFW pair line: {line!r}")
+    if not pairs:
+        raise ValueError(f"{path}: no pairs found")
+    return pairs
+
+
+def images_of(pairs: Iterable[Pair]) -> list[str]:
+    return sorted({p.a for p in pairs} | {p.b for p in pairs})
+
+
+@dataclass
+class EmbeddedSet:
+    """Images in a fixed order with their records; `index` maps a relative path to its row."""
+
+    paths: list[str]
+    records: list[ImageRecord]
+
+    def __post_init__(self) -> None:
+        self.index = {p: i for i, p in enumerate(self.paths)}
+        self.identities = np.array([identity(p) for p in self.paths])
+
+    def matrix(self, key: str) -> np.ndarray:
+        return np.stack([r.vectors[key] for r in self.records]).astype(np.float32)
+
+    @property
+    def detected(self) -> np.ndarray:
+        return np.array([r.detected for r in self.records])
+
+    @property
+    def gate_reasons(self) -> list[str | None]:
+        return [r.gate_reason for r in self.records]
+
+
+def embed_images(images_dir: Path, rel_paths: list[str], *, console=None) -> EmbeddedSet:
+    """Embed every image (cached per image), with a progress bar."""
+    from custodes.biometrics.dlib_model import DlibModels
+    from custodes.biometrics.faceres_model import FaceResModel
+    from custodes.biometrics.image_input import load_rgb
+
+    dlib_models, faceres = DlibModels.load(), FaceResModel.load()
+    cache = EmbeddingCache({"dlib": dlib_models.version, "faceres": faceres.version})
+    records: list[ImageRecord] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("embedding faces", total=len(rel_paths))
+        for rel in rel_paths:
+            path = Path(images_dir) / rel
+            record = cache.get(path)
+            if record is None:
+                if not path.exists():
+                    raise FileNotFoundError(f"{path} is referenced by the pairs file but missing")
+                record = compute_record(load_rgb(path), dlib_models, faceres)
+                cache.put(path, record)
+            records.append(record)
+            progress.advance(task)
+    return EmbeddedSet(list(rel_paths), records)
