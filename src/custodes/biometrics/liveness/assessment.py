@@ -1,0 +1,131 @@
+"""The combined liveness decision for one check-in: the challenge and the passive texture check.
+
+Both must pass. A failure is never an adverse outcome by itself: the check-in goes to a human,
+who sees the reasons and figures recorded here together with the model version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from custodes.biometrics.faces import DetectedFace
+from custodes.biometrics.liveness.challenge import (
+    DEFAULT_RULES,
+    Challenge,
+    ChallengeRules,
+    ChallengeVerdict,
+    judge_challenge,
+)
+from custodes.biometrics.liveness.passive import PadModel, load_pad_model, probability
+
+# Texture is scored only on roughly frontal frames: the model was trained on frontal faces, and a
+# turned head shows background and hair inside the box.
+PASSIVE_MAX_ABS_YAW = 0.2
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    passed: bool
+    passive_score: float | None  # probability of a bona fide face, mean logit over frontal frames
+    challenge_ok: bool | None  # None when no challenge was asked
+    reasons: tuple[str, ...]
+    model_version: str
+    passive_threshold: float = 0.0
+    frame_scores: tuple[float | None, ...] = ()
+    challenge: ChallengeVerdict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "passive_score": None if self.passive_score is None else round(self.passive_score, 4),
+            "passive_threshold": round(self.passive_threshold, 4),
+            "challenge_ok": self.challenge_ok,
+            "reasons": list(self.reasons),
+            "model_version": self.model_version,
+            "frame_scores": [None if s is None else round(s, 4) for s in self.frame_scores],
+            "challenge": self.challenge.as_dict() if self.challenge else None,
+        }
+
+
+def _detect(frames: Sequence[np.ndarray]) -> list[list[DetectedFace]]:
+    from custodes.biometrics.dlib_model import DlibModels
+
+    models = DlibModels.load()
+    return [models.detect(frame) for frame in frames]
+
+
+def assess_liveness(
+    frames: Sequence[np.ndarray],
+    challenge: Challenge | None,
+    faces: Sequence[Sequence[DetectedFace] | DetectedFace | None] | None = None,
+    *,
+    model: PadModel | None = None,
+    rules: ChallengeRules = DEFAULT_RULES,
+    mirrored: bool = False,
+) -> LivenessResult:
+    """Judge RGB `frames` (frame 0 neutral and frontal, then the challenge movement).
+
+    `faces` may pass the detections the caller already made (one list of faces, a single face or
+    None per frame), so no frame is detected twice. With `challenge=None` only the passive check
+    runs (e.g. for a single photo).
+    """
+    model = model or load_pad_model()
+    if not frames:
+        return LivenessResult(False, None, None, ("no frames were sent",), model.version, model.probability_threshold)
+    detected = _detect(frames) if faces is None else list(faces)
+    if len(detected) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(detected)} detection results")
+    reasons: list[str] = []
+    chosen: list[DetectedFace | None] = []
+    for i, found in enumerate(detected):
+        if found is None or isinstance(found, DetectedFace):
+            chosen.append(found)
+            if found is None:
+                reasons.append(f"no face in frame {i}")
+            continue
+        if len(found) > 1:
+            # A second face (a photo held beside the wearer, a bystander) makes the frame unusable.
+            reasons.append(f"{len(found)} faces in frame {i}")
+            chosen.append(None)
+        else:
+            chosen.append(found[0] if found else None)
+            if not found:
+                reasons.append(f"no face in frame {i}")
+
+    frame_scores: list[float | None] = []
+    for frame, face in zip(frames, chosen, strict=True):
+        if face is None or abs(face.pose.yaw) > PASSIVE_MAX_ABS_YAW:
+            frame_scores.append(None)
+        else:
+            frame_scores.append(model.score_face(frame, face.box))
+    scored = [s for s in frame_scores if s is not None]
+    passive_score = probability(float(np.mean(scored))) if scored else None
+    passive_ok = bool(scored) and float(np.mean(scored)) >= model.threshold
+    if not scored:
+        reasons.append("no frontal face to check for a presentation attack")
+    elif not passive_ok:
+        reasons.append(
+            f"looks like a photo or screen, not a live face (score {passive_score:.2f} < {model.probability_threshold:.2f})"
+        )
+
+    verdict = None
+    if challenge is not None:
+        verdict = judge_challenge(challenge, [f.landmarks if f else None for f in chosen], rules, mirrored)
+        reasons += list(verdict.reasons)
+    challenge_ok = None if verdict is None else verdict.ok
+    # Two faces in any frame fail too: the frames must show one person only.
+    passed = passive_ok and challenge_ok is not False and not any(" faces in frame " in r for r in reasons)
+    return LivenessResult(
+        passed=passed,
+        passive_score=passive_score,
+        challenge_ok=challenge_ok,
+        reasons=tuple(dict.fromkeys(reasons)),
+        model_version=model.version,
+        passive_threshold=model.probability_threshold,
+        frame_scores=tuple(None if s is None else probability(s) for s in frame_scores),
+        challenge=verdict,
+    )

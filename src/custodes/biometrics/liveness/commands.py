@@ -1,0 +1,49 @@
+"""The `custodes pad train` and `custodes eval pad` commands (bodies in training and evaluation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+pad_app = typer.Typer(no_args_is_help=True, help="Presentation-attack detection (liveness) model.")
+
+DataDir = Annotated[Path | None, typer.Option("--data", help="NUAA-layout folder (default $CUSTODES_DATA/pad/nuaa-dev)")]
+
+
+def _check(data: Path | None) -> None:
+    if data is not None and not data.is_dir():
+        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
+
+
+@pad_app.command("train")
+def pad_train_command(
+    data: DataDir = None,
+    out: Annotated[Path | None, typer.Option("--out", help="model file (default: the shipped pad_model.json)")] = None,
+) -> None:
+    """Rebuild the passive PAD model from the images, deterministically."""
+    _check(data)
+    from custodes.biometrics.liveness.passive import MODEL_PATH
+    from custodes.biometrics.liveness.training import pad_train
+
+    try:
+        pad_train(data, out or MODEL_PATH)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def eval_pad_command(
+    data: DataDir = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
+) -> None:
+    """APCER and BPCER (ISO/IEC 30107-3) by nested leave-one-subject-out."""
+    _check(data)
+    from custodes.biometrics.liveness.evaluation import eval_pad
+
+    try:
+        eval_pad(data, json_out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
