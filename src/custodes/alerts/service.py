@@ -1,0 +1,91 @@
+"""Raising alerts (idempotent by dedupe key) and moving them through their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from custodes.access.scope import subject_visible
+from custodes.alerts.models import Alert, AlertCategory, AlertResolve, Severity
+from custodes.errors import Conflict, NotFound
+from custodes.pagination import paged
+from custodes.subjects.models import Subject
+from custodes.uow import UnitOfWork
+
+TOPIC_RAISED = "alert.raised"
+TOPIC_CHANGED = "alert.changed"
+
+
+def raise_alert(*, uow: UnitOfWork, subject_id: uuid.UUID, kind: str, category: AlertCategory, severity: Severity,
+                occurred_at: datetime, dedupe_key: str, evidence: dict[str, Any]) -> tuple[Alert, bool]:
+    """Return the alert for this dedupe key, creating it (and its outbox message) only the first time."""
+    existing = uow.session.scalars(select(Alert).where(Alert.dedupe_key == dedupe_key)).first()
+    if existing is not None:
+        return existing, False
+    alert = Alert(id=uuid.uuid4(), dedupe_key=dedupe_key, subject_id=subject_id, kind=kind, category=category,
+                  severity=severity, status="open", evidence=evidence, occurred_at=occurred_at,
+                  raised_at=uow.clock.now())
+    uow.session.add(alert)
+    uow.publish(TOPIC_RAISED, _message(uow, alert))
+    return alert, True
+
+
+def _message(uow: UnitOfWork, alert: Alert) -> dict[str, Any]:
+    subject = uow.session.get(Subject, alert.subject_id)
+    return {"alert_id": str(alert.id), "kind": alert.kind, "category": alert.category, "severity": alert.severity,
+            "status": alert.status, "subject_id": str(alert.subject_id),
+            "agency_id": str(subject.agency_id) if subject else None,
+            "occurred_at": alert.occurred_at.isoformat(), "dedupe_key": alert.dedupe_key}
+
+
+def load(*, uow: UnitOfWork, alert_id: uuid.UUID) -> Alert:
+    alert = uow.session.scalars(select(Alert).join(Subject, Subject.id == Alert.subject_id)
+                                .where(Alert.id == alert_id, subject_visible(uow.actor))).first()
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    return alert
+
+
+def list_alerts(*, uow: UnitOfWork, limit: int, offset: int, status: str | None = None, kind: str | None = None,
+                category: str | None = None, subject_id: uuid.UUID | None = None,
+                since: datetime | None = None) -> tuple[list[Alert], int]:
+    q = (select(Alert).join(Subject, Subject.id == Alert.subject_id).where(subject_visible(uow.actor))
+         .order_by(Alert.raised_at.desc(), Alert.id))
+    for column, value in ((Alert.status, status), (Alert.kind, kind), (Alert.category, category),
+                          (Alert.subject_id, subject_id)):
+        if value is not None:
+            q = q.where(column == value)
+    if since is not None:
+        q = q.where(Alert.raised_at >= since)
+    return paged(uow.session, q, limit, offset)
+
+
+def acknowledge(*, uow: UnitOfWork, alert_id: uuid.UUID) -> Alert:
+    alert = load(uow=uow, alert_id=alert_id)
+    if alert.status != "open":
+        raise Conflict(f"alert is {alert.status}, not open")
+    alert.status = "acknowledged"
+    alert.acknowledged_at = uow.clock.now()
+    alert.acknowledged_by = uuid.UUID(uow.actor.id) if uow.actor.id else None
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert
+
+
+def resolve(*, uow: UnitOfWork, alert_id: uuid.UUID, data: AlertResolve) -> Alert:
+    alert = load(uow=uow, alert_id=alert_id)
+    if alert.status == "resolved":
+        raise Conflict("alert is already resolved")
+    now = uow.clock.now()
+    if alert.status == "open":  # resolving implies it was seen
+        alert.acknowledged_at = now
+        alert.acknowledged_by = uuid.UUID(uow.actor.id) if uow.actor.id else None
+    alert.status = "resolved"
+    alert.resolved_at = now
+    alert.resolved_by = uuid.UUID(uow.actor.id) if uow.actor.id else None
+    alert.outcome = data.outcome
+    alert.reason = data.reason
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert

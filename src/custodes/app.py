@@ -1,0 +1,29 @@
+"""The FastAPI application: routers, problem+json errors and health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from custodes import __version__, errors
+from custodes.access.views import router as access_router
+from custodes.alerts.views import router as alerts_router
+from custodes.audit.views import router as audit_router
+from custodes.bootstrap import Container, bootstrap
+from custodes.devices.views import router as devices_router
+from custodes.orders.views import router as orders_router
+from custodes.subjects.views import router as subjects_router
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    app = FastAPI(title="Custodes", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
+                  description="Accountable electronic monitoring. Every error is RFC 9457 problem+json.")
+    app.state.container = container or bootstrap()
+    errors.install(app)
+    for router in (access_router, subjects_router, orders_router, devices_router, alerts_router, audit_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

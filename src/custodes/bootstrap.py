@@ -1,0 +1,47 @@
+"""Wiring: one place that builds the real (or test) adapters the application runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from custodes.access.actor import Actor
+from custodes.clock import Clock, SystemClock
+from custodes.config import Settings
+from custodes.db import make_engine, make_session_factory
+from custodes.keys import load_secret
+from custodes.uow import UnitOfWork
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    audit_key: bytes
+    token_key: bytes
+    device_key: bytes
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def uow(self, actor: Actor) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self.clock, self.audit_key, actor)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Container:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    return Container(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        audit_key=load_secret("audit", settings.key_dir),
+        token_key=load_secret("token", settings.key_dir),
+        device_key=load_secret("device", settings.key_dir),
+    )

@@ -1,0 +1,1 @@
+"""The custodes command line."""

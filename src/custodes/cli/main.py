@@ -1,0 +1,82 @@
+"""Entry point of the `custodes` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custodes.cli import admin
+
+app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
+                  pretty_exceptions_enable=False)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures as JSON.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations over whole data sets.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+users_app = typer.Typer(no_args_is_help=True, help="Officer accounts.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
+app.add_typer(bench_app, name="bench")
+app.add_typer(eval_app, name="eval")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+from custodes.biometrics.liveness.commands import eval_pad_command, pad_app  # noqa: E402
+
+app.add_typer(pad_app, name="pad")
+eval_app.command("pad")(eval_pad_command)
+
+from custodes.biometrics.bench import bench_checkin  # noqa: E402
+from custodes.biometrics.evaluation import eval_faces  # noqa: E402
+
+eval_app.command("faces")(eval_faces)
+bench_app.command("checkin")(bench_checkin)
+
+from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
+
+app.command("worker")(worker_command)
+bench_app.command("ingest")(bench_ingest_command)
+
+Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None) -> None:
+    """Run the API (and, where built, the console and in-process workers)."""
+    admin.serve(host=host, port=port, home=home)
+
+
+@app.command()
+def demo(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
+         serve: Annotated[bool, typer.Option(help="serve after seeding")] = True) -> None:
+    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it."""
+    from custodes import demo as demo_module
+
+    demo_module.run(host=host, port=port, home=home, serve=serve)
+
+
+@db_app.command("upgrade")
+def db_upgrade(home: Home = None) -> None:
+    """Apply every Alembic migration (all heads)."""
+    admin.db_upgrade(home=home)
+
+
+@users_app.command("add")
+def users_add(username: Annotated[str, typer.Option()], agency: Annotated[str, typer.Option(help="agency name")],
+              role: Annotated[str, typer.Option()],
+              password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+              home: Home = None) -> None:
+    """Add an officer; the password comes from a prompt or --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    admin.users_add(username=username, agency=agency, role=role, password=password, home=home)
+
+
+@audit_app.command("verify")
+def audit_verify(home: Home = None) -> None:
+    """Check the whole audit chain; exit 1 naming the first bad entry."""
+    admin.audit_verify(home=home)

@@ -1,0 +1,9 @@
+"""Imports every domain's models so that `Base.metadata` knows all tables (Alembic, tests)."""
+
+from custodes.access import models as _access  # noqa: F401
+from custodes.alerts import models as _alerts  # noqa: F401
+from custodes.audit import models as _audit  # noqa: F401
+from custodes.devices import models as _devices  # noqa: F401
+from custodes.orders import models as _orders  # noqa: F401
+from custodes.outbox import models as _outbox  # noqa: F401
+from custodes.subjects import models as _subjects  # noqa: F401

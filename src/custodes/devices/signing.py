@@ -1,0 +1,127 @@
+"""Device identity: each device signs its requests with its own secret.
+
+Signature = HMAC-SHA256(secret, "v1\\n{METHOD}\\n{path}\\n{timestamp}\\n{nonce}\\n{sha256(body)}"), hex,
+sent with the device id, a Unix timestamp and a single-use nonce in headers. Requests more than five
+minutes off the server clock, and nonces already seen, are refused.
+
+HMAC verification needs the secret itself, so a one-way hash of it could not verify anything. The
+secret is therefore stored sealed (AES-GCM) under the server's device key, which lives outside the
+database; the database keeps only the sealed blob and a short fingerprint for display.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Depends, Request
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from custodes.access.actor import Actor
+from custodes.access.deps import ContainerDep
+from custodes.bootstrap import Container
+from custodes.devices.models import Device, DeviceNonce
+from custodes.errors import Forbidden, Unauthorized
+
+H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
+    "X-Custodes-Device", "X-Custodes-Timestamp", "X-Custodes-Nonce", "X-Custodes-Signature")
+MAX_SKEW = timedelta(minutes=5)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def seal(device_key: bytes, device_id: uuid.UUID, secret: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(device_key).encrypt(nonce, secret.encode(), device_id.bytes)
+
+
+def unseal(device_key: bytes, device_id: uuid.UUID, blob: bytes) -> str:
+    return AESGCM(device_key).decrypt(blob[:12], blob[12:], device_id.bytes).decode()
+
+
+def signature(secret: str, method: str, path: str, timestamp: int, nonce: str, body: bytes) -> str:
+    message = "\n".join(["v1", method.upper(), path, str(timestamp), nonce, hashlib.sha256(body).hexdigest()])
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(device_id: uuid.UUID | str, secret: str, method: str, path: str, body: bytes,
+                   now: datetime, nonce: str | None = None) -> dict[str, str]:
+    """What a device sends (used by the device simulator, the benchmarks and the tests)."""
+    ts = int(now.timestamp())
+    nonce = nonce or secrets.token_hex(16)
+    return {H_DEVICE: str(device_id), H_TIMESTAMP: str(ts), H_NONCE: nonce,
+            H_SIGNATURE: signature(secret, method, path, ts, nonce, body)}
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    device_id: uuid.UUID
+    agency_id: uuid.UUID
+    actor: Actor
+
+
+def verify(container: Container, *, method: str, path: str, headers: Mapping[str, str], body: bytes,
+           claimed_for: uuid.UUID | None) -> DeviceIdentity:
+    """Authenticate a signed request, consume its nonce, and check it is for the device itself."""
+    try:
+        device_id = uuid.UUID(headers[H_DEVICE])
+        ts = int(headers[H_TIMESTAMP])
+        nonce = headers[H_NONCE]
+        sig = headers[H_SIGNATURE]
+    except (KeyError, ValueError):
+        raise Unauthorized(f"device requests need {H_DEVICE}, {H_TIMESTAMP}, {H_NONCE} and {H_SIGNATURE}") from None
+    if not 8 <= len(nonce) <= 64:
+        raise Unauthorized("nonce must be 8 to 64 characters")
+    now = container.clock.now()
+    if abs(now.timestamp() - ts) > MAX_SKEW.total_seconds():
+        raise Unauthorized("request timestamp is more than 5 minutes off the server clock")
+    with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
+        device = uow.session.get(Device, device_id)
+        if device is None or device.secret_sealed is None:
+            raise Unauthorized("unknown device or no secret issued")
+        secret = unseal(container.device_key, device.id, device.secret_sealed)
+        if not hmac.compare_digest(sig, signature(secret, method, path, ts, nonce, body)):
+            raise Unauthorized("bad device signature")
+        uow.session.execute(delete(DeviceNonce).where(DeviceNonce.device_id == device_id,
+                                                      DeviceNonce.seen_at < now - 2 * MAX_SKEW))
+        uow.session.add(DeviceNonce(id=uuid.uuid4(), device_id=device_id, nonce=nonce, seen_at=now))
+        try:
+            uow.commit()
+        except IntegrityError:
+            raise Unauthorized("nonce already used: replayed request refused") from None
+        identity = DeviceIdentity(device_id=device.id, agency_id=device.agency_id,
+                                  actor=Actor(kind="device", id=str(device.id), name=device.serial,
+                                              agency_id=device.agency_id))
+    if claimed_for is not None and claimed_for != identity.device_id:
+        raise Forbidden("a device may act only for itself")
+    return identity
+
+
+async def authenticated_device(request: Request, container: ContainerDep) -> DeviceIdentity:
+    body = await request.body()
+    claimed = request.path_params.get("device_id")
+    try:
+        claimed_id = uuid.UUID(str(claimed)) if claimed is not None else None
+    except ValueError:
+        raise Forbidden("a device may act only for itself") from None
+    return await run_in_threadpool(verify, container, method=request.method, path=request.url.path,
+                                   headers=request.headers, body=body, claimed_for=claimed_id)
+
+
+SignedDevice = Annotated[DeviceIdentity, Depends(authenticated_device)]

@@ -1,0 +1,104 @@
+"""Use cases on orders and conditions, scoped through the subject they belong to."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from custodes.access.scope import subject_owned, subject_visible
+from custodes.audit.models import AuditAction
+from custodes.errors import Invalid, NotFound
+from custodes.orders.models import REVIEW_EVERY_DAYS, Condition, ConditionCreate, Order, OrderCreate, OrderUpdate
+from custodes.pagination import paged
+from custodes.subjects import service as subjects
+from custodes.subjects.models import Subject
+from custodes.uow import UnitOfWork
+
+
+def load(*, uow: UnitOfWork, order_id: uuid.UUID, for_change: bool = False) -> Order:
+    scope = subject_owned(uow.actor) if for_change else subject_visible(uow.actor)
+    order = uow.session.scalars(select(Order).join(Subject, Subject.id == Order.subject_id)
+                                .where(Order.id == order_id, scope)).first()
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+def get(*, uow: UnitOfWork, order_id: uuid.UUID) -> Order:
+    # Orders carry health and vulnerability flags: reading one is audited like the subject record.
+    order = load(uow=uow, order_id=order_id)
+    uow.record_read("order", order.id)
+    return order
+
+
+def create(*, uow: UnitOfWork, subject_id: uuid.UUID, data: OrderCreate) -> Order:
+    subject = subjects.load(uow=uow, subject_id=subject_id, for_change=True)
+    order = Order(id=uuid.uuid4(), subject_id=subject.id, created_at=uow.clock.now(),
+                  review_every_days=REVIEW_EVERY_DAYS,
+                  next_review_due=data.starts_at + timedelta(days=REVIEW_EVERY_DAYS),
+                  **data.model_dump(mode="json", exclude={"starts_at", "ends_at"}),
+                  starts_at=data.starts_at, ends_at=data.ends_at)
+    uow.session.add(order)
+    return order
+
+
+def list_for_subject(*, uow: UnitOfWork, subject_id: uuid.UUID, limit: int, offset: int) -> tuple[list[Order], int]:
+    subject = subjects.load(uow=uow, subject_id=subject_id)
+    q = select(Order).where(Order.subject_id == subject.id).order_by(Order.starts_at.desc(), Order.id)
+    items, total = paged(uow.session, q, limit, offset)
+    uow.record(AuditAction.LIST, "order", None, detail={"subject_id": str(subject.id),
+                                                        "ids": [str(o.id) for o in items]})
+    return items, total
+
+
+def update(*, uow: UnitOfWork, order_id: uuid.UUID, data: OrderUpdate) -> Order:
+    order = load(uow=uow, order_id=order_id, for_change=True)
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"reviewed", "ends_at"})
+    for key, value in changes.items():
+        if value is None:
+            raise Invalid.field(key, "may not be null")
+        setattr(order, key, value)
+    if data.ends_at is not None:
+        if data.ends_at <= order.starts_at:
+            raise Invalid.field("ends_at", "end must be after start")
+        order.ends_at = data.ends_at
+    if data.reviewed:
+        order.next_review_due = uow.clock.now() + timedelta(days=order.review_every_days)
+    return order
+
+
+def add_condition(*, uow: UnitOfWork, order_id: uuid.UUID, data: ConditionCreate) -> Condition:
+    order = load(uow=uow, order_id=order_id, for_change=True)
+    spec = data.spec
+    if spec.kind == "curfew" and spec.zone_name:
+        zones = [c.spec.get("name") for c in conditions_of(uow=uow, order=order) if c.kind == "zone"
+                 and c.spec.get("zone_type") == "inclusion"]
+        if spec.zone_name not in zones:
+            raise Invalid.field("spec.zone_name", f"no inclusion zone named {spec.zone_name!r} on this order")
+    if spec.kind == "check_in_policy" and any(c.kind == "check_in_policy" for c in conditions_of(uow=uow, order=order)):
+        raise Invalid.field("spec.kind", "this order already has a check-in policy; update or delete it")
+    condition = Condition(id=uuid.uuid4(), order_id=order.id, kind=spec.kind, spec=spec.model_dump(mode="json"),
+                          created_at=uow.clock.now())
+    uow.session.add(condition)
+    return condition
+
+
+def conditions_of(*, uow: UnitOfWork, order: Order) -> list[Condition]:
+    return list(uow.session.scalars(select(Condition).where(Condition.order_id == order.id)
+                                    .order_by(Condition.created_at, Condition.id)))
+
+
+def list_conditions(*, uow: UnitOfWork, order_id: uuid.UUID) -> list[Condition]:
+    order = load(uow=uow, order_id=order_id)
+    uow.record(AuditAction.LIST, "condition", None, detail={"order_id": str(order.id)})
+    return conditions_of(uow=uow, order=order)
+
+
+def delete_condition(*, uow: UnitOfWork, condition_id: uuid.UUID) -> None:
+    condition = uow.session.get(Condition, condition_id)
+    if condition is None:
+        raise NotFound(f"condition {condition_id} not found")
+    load(uow=uow, order_id=condition.order_id, for_change=True)
+    uow.session.delete(condition)

@@ -1,0 +1,68 @@
+"""Routes for orders and their conditions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from custodes.access.actor import Role
+from custodes.access.deps import Paging, Uow, requires
+from custodes.orders import service
+from custodes.orders.models import ConditionCreate, ConditionRead, OrderCreate, OrderRead, OrderUpdate
+from custodes.pagination import Page
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+READERS = (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.ADMIN)
+WRITERS = (Role.CASEWORKER,)
+
+
+@router.post("/subjects/{subject_id}/orders", response_model=OrderRead, status_code=201,
+             dependencies=[requires(*WRITERS)])
+def create_order(subject_id: uuid.UUID, data: OrderCreate, uow: Uow) -> OrderRead:
+    order = service.create(uow=uow, subject_id=subject_id, data=data)
+    uow.commit()
+    return OrderRead.model_validate(order)
+
+
+@router.get("/subjects/{subject_id}/orders", response_model=Page[OrderRead], dependencies=[requires(*READERS)])
+def list_orders(subject_id: uuid.UUID, uow: Uow, paging: Paging) -> Page[OrderRead]:
+    items, total = service.list_for_subject(uow=uow, subject_id=subject_id, limit=paging.limit, offset=paging.offset)
+    uow.commit()
+    return Page(items=[OrderRead.model_validate(o) for o in items], total=total, **paging.model_dump())
+
+
+@router.get("/orders/{order_id}", response_model=OrderRead, dependencies=[requires(*READERS)])
+def get_order(order_id: uuid.UUID, uow: Uow) -> OrderRead:
+    order = service.get(uow=uow, order_id=order_id)
+    uow.commit()
+    return OrderRead.model_validate(order)
+
+
+@router.patch("/orders/{order_id}", response_model=OrderRead, dependencies=[requires(*WRITERS)])
+def update_order(order_id: uuid.UUID, data: OrderUpdate, uow: Uow) -> OrderRead:
+    order = service.update(uow=uow, order_id=order_id, data=data)
+    uow.commit()
+    return OrderRead.model_validate(order)
+
+
+@router.post("/orders/{order_id}/conditions", response_model=ConditionRead, status_code=201,
+             dependencies=[requires(*WRITERS)])
+def add_condition(order_id: uuid.UUID, data: ConditionCreate, uow: Uow) -> ConditionRead:
+    condition = service.add_condition(uow=uow, order_id=order_id, data=data)
+    uow.commit()
+    return ConditionRead.model_validate(condition)
+
+
+@router.get("/orders/{order_id}/conditions", response_model=list[ConditionRead], dependencies=[requires(*READERS)])
+def list_conditions(order_id: uuid.UUID, uow: Uow) -> list[ConditionRead]:
+    items = service.list_conditions(uow=uow, order_id=order_id)
+    uow.commit()
+    return [ConditionRead.model_validate(c) for c in items]
+
+
+@router.delete("/conditions/{condition_id}", status_code=204, dependencies=[requires(*WRITERS)])
+def delete_condition(condition_id: uuid.UUID, uow: Uow) -> None:
+    service.delete_condition(uow=uow, condition_id=condition_id)
+    uow.commit()
