@@ -154,9 +154,11 @@ def _pending(state: SubjectState, rules: RuleSet) -> list[tuple]:
     return todo
 
 
-def next_due(state: SubjectState, rules: RuleSet) -> datetime | None:
-    """The next instant at which a tick could raise something (for the scheduler)."""
-    todo = _pending(state, rules)
+def next_due(state: SubjectState, rules: RuleSet, silence: bool = True) -> datetime | None:
+    """The next instant at which a tick could raise something (for the scheduler).
+
+    With `silence=False`, only curfew instants (window start and end, no fix) count."""
+    todo = [item for item in _pending(state, rules) if silence or item[2] != "silent"]
     return min(t for t, *_ in todo) if todo else None
 
 

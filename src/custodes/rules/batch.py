@@ -1,0 +1,189 @@
+"""Many subjects at once, with the same events as the scalar evaluators.
+
+Hot state (zone hysteresis, last fix, movement episode) lives in numpy columns. A subject whose
+batch reaches a curfew instant, a silence, or a curfew-zone change inside an open window goes to
+the scalar evaluator with the zone classes already computed, so both paths share one meaning.
+Fix ids in a batch are integers (or absent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from custodes.rules.batch_zones import NO_TIME, Atlas, classify_circles, hysteresis
+from custodes.rules.engine import FUTURE_TOLERANCE, apply_classified_fix, evaluate_tick, next_due, zone_event
+from custodes.rules.models import Event, Fix, RuleSet, SubjectState, ZoneState
+from custodes.rules.movement import haversine_m, implausible, movement_event
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+SOURCES = ("gps", "cell", "wifi")
+NO_ID = np.iinfo(np.int64).min
+END = np.iinfo(np.int64).max
+
+
+def to_us(at: datetime | None) -> int:
+    return NO_TIME if at is None else (at - EPOCH) // US
+
+
+def from_us(us) -> datetime | None:
+    return None if us == NO_TIME else EPOCH + timedelta(microseconds=int(us))
+
+
+@dataclass
+class FixBatch:
+    """Fixes of many subjects: `subject` indexes the evaluator's population; times in µs UTC."""
+
+    subject: np.ndarray
+    t_us: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    accuracy_m: np.ndarray
+    fix_id: np.ndarray | None = None
+    source: np.ndarray | None = None  # codes into SOURCES; gps when absent
+
+    def __len__(self) -> int:
+        return len(self.t_us)
+
+    def take(self, idx) -> FixBatch:
+        pick = (lambda a: None if a is None else a[idx])
+        return FixBatch(self.subject[idx], self.t_us[idx], self.lat[idx], self.lon[idx], self.accuracy_m[idx],
+                        pick(self.fix_id), pick(self.source))
+
+    @classmethod
+    def from_fixes(cls, subjects: list[int], fixes: list[Fix]) -> FixBatch:
+        return cls(np.asarray(subjects, np.int64), np.array([to_us(f.at) for f in fixes], np.int64),
+                   np.array([f.lat for f in fixes]), np.array([f.lon for f in fixes]),
+                   np.array([f.accuracy_m for f in fixes]),
+                   np.array([NO_ID if f.fix_id is None else int(f.fix_id) for f in fixes], np.int64),
+                   np.array([SOURCES.index(f.source) for f in fixes], np.int8))
+
+    def fix(self, j: int) -> Fix:
+        fid = None if self.fix_id is None or self.fix_id[j] == NO_ID else int(self.fix_id[j])
+        src = "gps" if self.source is None else SOURCES[self.source[j]]
+        return Fix(from_us(self.t_us[j]), float(self.lat[j]), float(self.lon[j]), float(self.accuracy_m[j]), src,
+                   fix_id=fid)
+
+
+class BatchEvaluator:
+    """The evaluators over a population: `evaluate(batch, now)` and `tick(now)` return events."""
+
+    def __init__(self, subject_ids: list[str], rulesets: list[RuleSet], states: list[SubjectState] | None = None):
+        n = len(subject_ids)
+        self.rules = list(rulesets)
+        self.states = list(states) if states is not None else [SubjectState(s) for s in subject_ids]
+        k = max((len(r.zones) for r in self.rules), default=0)
+        self.kind = np.full((n, k), -1, np.int8)  # -1 no zone, 0 circle, 1 polygon
+        self.poly = np.zeros((n, k), np.int64)
+        self.circle = np.zeros((5, n, k))  # lat0, lon0, kx, ky, radius
+        self.margin = np.zeros((n, k))
+        self.dwell = np.zeros((n, k), np.int64)
+        self.curfew_zone = np.zeros((n, k), bool)
+        polys: dict[int, int] = {}
+        shapes = []
+        for i, r in enumerate(self.rules):
+            cz_ids = r.curfew_zone_ids()
+            for j, cz in enumerate(r.compiled):
+                s = cz.shape
+                if s.radius is not None:
+                    self.kind[i, j] = 0
+                    self.circle[:, i, j] = (s.lat0, s.lon0, s.kx, s.ky, s.radius)
+                else:
+                    self.kind[i, j] = 1
+                    if id(s) not in polys:
+                        polys[id(s)] = len(shapes)
+                        shapes.append(s)
+                    self.poly[i, j] = polys[id(s)]
+                self.margin[i, j] = cz.rule.margin_m
+                self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
+                self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
+        self.atlas = Atlas.build(shapes)
+        self.max_speed = np.array([r.max_speed_mps for r in self.rules])
+        self.silent_after = np.array([timedelta(seconds=r.silent_after_s) // US for r in self.rules], np.int64)
+        self.side = np.zeros((n, k), np.int64)
+        self.since = np.full((n, k), NO_TIME, np.int64)
+        self.pend = np.zeros((n, k), np.int64)
+        self.psince = np.full((n, k), NO_TIME, np.int64)
+        self.last_t = np.full(n, NO_TIME, np.int64)
+        self.last_lat, self.last_lon, self.last_acc = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.last_id = np.full(n, NO_ID, np.int64)
+        self.last_src = np.zeros(n, np.int8)
+        self.implausible = np.zeros(n, bool)
+        self.checked_to = np.full(n, NO_TIME, np.int64)
+        self.curfew_due = np.full(n, END, np.int64)
+        self.open_window = np.zeros(n, bool)
+        self.silent = np.zeros(n, bool)
+        self.last_status = np.full(n, NO_TIME, np.int64)
+        self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
+        self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
+        self.scalar_runs = 0  # subject batches handed to the scalar path
+        for i in range(n):
+            self._load(i, self.states[i])
+
+    def _load(self, i: int, st: SubjectState) -> None:
+        self.states[i], self.touched[i] = st, False
+        r = self.rules[i]
+        for j, z in enumerate(r.zones):
+            zs = st.zones.get(z.zone_id, ZoneState())
+            self.side[i, j], self.since[i, j] = zs.side, to_us(zs.since)
+            self.pend[i, j], self.psince[i, j] = zs.pending, to_us(zs.pending_since)
+        f = st.last_fix
+        self.last_t[i] = to_us(f.at if f else None)
+        if f is not None:
+            self.last_lat[i], self.last_lon[i], self.last_acc[i] = f.lat, f.lon, f.accuracy_m
+            self.last_id[i] = NO_ID if f.fix_id is None else int(f.fix_id)
+            self.last_src[i] = SOURCES.index(f.source)
+        self.implausible[i] = st.implausible
+        self.checked_to[i] = to_us(st.curfews_checked_to)
+        if r.curfews and st.curfews_checked_to is None:
+            self.curfew_due[i] = NO_TIME  # the first evaluation opens windows: scalar path
+        else:
+            due = next_due(st, r, silence=False)
+            self.curfew_due[i] = END if due is None else to_us(due)
+        self.open_window[i] = any(w.open for w in st.windows.values())
+        self.silent[i] = st.silent_since is not None
+        self.last_status[i] = to_us(st.last_status_at)
+
+    def state(self, i: int) -> SubjectState:
+        """The current SubjectState of subject `i` (for persisting)."""
+        st = self.states[i]
+        if not self.touched[i]:
+            return st
+        zones = st.zones if self.last_t[i] == NO_TIME else {
+            z.zone_id: ZoneState(int(self.side[i, j]), from_us(self.since[i, j]), int(self.pend[i, j]),
+                                 from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}
+        st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
+                       curfews_checked_to=from_us(self.checked_to[i]))
+        self._load(i, st)
+        return st
+
+    def _last_fix(self, i: int) -> Fix | None:
+        if not self.touched[i] or self.last_t[i] == NO_TIME:
+            return self.states[i].last_fix
+        fid = None if self.last_id[i] == NO_ID else int(self.last_id[i])
+        return Fix(from_us(self.last_t[i]), float(self.last_lat[i]), float(self.last_lon[i]), float(self.last_acc[i]),
+                   SOURCES[self.last_src[i]], fix_id=fid)
+
+    def tick(self, now: datetime) -> list[Event]:
+        now_us = to_us(now)
+        seen = np.maximum(self.last_t, self.last_status)
+        silent_due = np.where((seen == NO_TIME) | self.silent, END, seen + self.silent_after)
+        due = np.minimum(self.curfew_due, silent_due) <= now_us
+        events = []
+        for i in np.flatnonzero(due):
+            st, ev = evaluate_tick(self.state(int(i)), self.rules[i], now)
+            self._load(int(i), st)
+            events += ev
+        # Nothing is due for the others: their checks have simply been made up to `now`.
+        rest = ~due & (self.checked_to < now_us)
+        self.checked_to[rest] = now_us
+        self.touched[rest] = True
+        return events
+
+    def evaluate(self, b: FixBatch, now: datetime) -> list[Event]:
+        from custodes.rules.batch_fixes import evaluate_batch
+
+        return evaluate_batch(self, b, now)
