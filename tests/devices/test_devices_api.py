@@ -44,6 +44,8 @@ def test_assignment_rules(client, officer, new_subject, rows):
     bad = client.post(f"/v1/devices/{d['id']}/assignments",
                       json={**body, "starts_at": "2027-03-01T00:00:00Z", "ends_at": "2027-02-01T00:00:00Z"}, headers=cw)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ends_at"
+    assert client.get(f"/v1/assignments/{r.json()['id']}", headers=cw).json()["subject_id"] == s["id"]
+    assert client.get(f"/v1/assignments/{r.json()['id']}", headers=officer("caseworker", "other_office")).status_code == 404
     end = client.post(f"/v1/assignments/{r.json()['id']}/end", json={"ends_at": "2027-01-20T00:00:00Z"}, headers=cw)
     assert end.status_code == 200
     assert client.get(f"/v1/devices/{d['id']}", headers=cw).json()["status"] == "returned"

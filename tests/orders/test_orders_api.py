@@ -104,3 +104,20 @@ def test_curfew_must_name_an_existing_inclusion_zone(client, officer, new_subjec
     r = client.post(f"/v1/orders/{o['id']}/conditions", json=body, headers=cw)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "spec.zone_name"
     assert rows("conditions") == 0
+
+
+def test_condition_read_replace_delete(client, officer, new_subject, new_order):
+    cw = officer("caseworker")
+    o = new_order(cw, new_subject(cw)["id"])
+    c = client.post(f"/v1/orders/{o['id']}/conditions", json=_zone(), headers=cw).json()
+    assert client.get(f"/v1/conditions/{c['id']}", headers=cw).json()["spec"]["name"] == "home"
+    r = client.put(f"/v1/conditions/{c['id']}", json=_zone(name="flat", margin_m=40), headers=cw)
+    assert r.status_code == 200 and r.json()["spec"]["margin_m"] == 40
+    wrong = client.put(f"/v1/conditions/{c['id']}", json={"spec": {"kind": "check_in_policy", "prompts_per_day": 1}},
+                       headers=cw)
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "spec.kind"
+    theirs = officer("caseworker", "other_office")
+    assert client.get(f"/v1/conditions/{c['id']}", headers=theirs).status_code == 404
+    assert client.delete(f"/v1/conditions/{c['id']}", headers=theirs).status_code == 404
+    assert client.delete(f"/v1/conditions/{c['id']}", headers=cw).status_code == 204
+    assert client.get(f"/v1/conditions/{c['id']}", headers=cw).status_code == 404

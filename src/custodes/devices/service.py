@@ -100,12 +100,20 @@ def assign(*, uow: UnitOfWork, device_id: uuid.UUID, data: AssignmentCreate) -> 
     return row
 
 
-def end_assignment(*, uow: UnitOfWork, assignment_id: uuid.UUID, data: AssignmentEnd) -> Assignment:
+def load_assignment(*, uow: UnitOfWork, assignment_id: uuid.UUID, for_change: bool = False) -> Assignment:
     row = uow.session.get(Assignment, assignment_id)
-    if row is None:
-        raise NotFound(f"assignment {assignment_id} not found")
+    try:
+        if row is None:
+            raise NotFound("")
+        subjects.load(uow=uow, subject_id=row.subject_id, for_change=for_change)
+    except NotFound:
+        raise NotFound(f"assignment {assignment_id} not found") from None
+    return row
+
+
+def end_assignment(*, uow: UnitOfWork, assignment_id: uuid.UUID, data: AssignmentEnd) -> Assignment:
+    row = load_assignment(uow=uow, assignment_id=assignment_id, for_change=True)
     device = load(uow=uow, device_id=row.device_id)
-    subjects.load(uow=uow, subject_id=row.subject_id, for_change=True)
     if data.ends_at <= row.starts_at:
         raise Invalid.field("ends_at", "end must be after start")
     if row.ends_at is not None and row.ends_at <= data.ends_at:

@@ -72,6 +72,11 @@ def assign_device(device_id: uuid.UUID, data: AssignmentCreate, uow: Uow) -> Ass
     return AssignmentRead.model_validate(row)
 
 
+@router.get("/assignments/{assignment_id}", response_model=AssignmentRead, dependencies=[requires(*READERS)])
+def get_assignment(assignment_id: uuid.UUID, uow: Uow) -> AssignmentRead:
+    return AssignmentRead.model_validate(service.load_assignment(uow=uow, assignment_id=assignment_id))
+
+
 @router.post("/assignments/{assignment_id}/end", response_model=AssignmentRead,
              dependencies=[requires(Role.CASEWORKER)])
 def end_assignment(assignment_id: uuid.UUID, data: AssignmentEnd, uow: Uow) -> AssignmentRead:

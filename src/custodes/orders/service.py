@@ -96,9 +96,24 @@ def list_conditions(*, uow: UnitOfWork, order_id: uuid.UUID) -> list[Condition]:
     return conditions_of(uow=uow, order=order)
 
 
-def delete_condition(*, uow: UnitOfWork, condition_id: uuid.UUID) -> None:
+def load_condition(*, uow: UnitOfWork, condition_id: uuid.UUID, for_change: bool = False) -> Condition:
     condition = uow.session.get(Condition, condition_id)
     if condition is None:
         raise NotFound(f"condition {condition_id} not found")
-    load(uow=uow, order_id=condition.order_id, for_change=True)
-    uow.session.delete(condition)
+    try:
+        load(uow=uow, order_id=condition.order_id, for_change=for_change)
+    except NotFound:
+        raise NotFound(f"condition {condition_id} not found") from None
+    return condition
+
+
+def replace_condition(*, uow: UnitOfWork, condition_id: uuid.UUID, data: ConditionCreate) -> Condition:
+    condition = load_condition(uow=uow, condition_id=condition_id, for_change=True)
+    if data.spec.kind != condition.kind:
+        raise Invalid.field("spec.kind", f"a {condition.kind} condition can only be replaced by another")
+    condition.spec = data.spec.model_dump(mode="json")
+    return condition
+
+
+def delete_condition(*, uow: UnitOfWork, condition_id: uuid.UUID) -> None:
+    uow.session.delete(load_condition(uow=uow, condition_id=condition_id, for_change=True))

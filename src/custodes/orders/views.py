@@ -62,6 +62,18 @@ def list_conditions(order_id: uuid.UUID, uow: Uow) -> list[ConditionRead]:
     return [ConditionRead.model_validate(c) for c in items]
 
 
+@router.get("/conditions/{condition_id}", response_model=ConditionRead, dependencies=[requires(*READERS)])
+def get_condition(condition_id: uuid.UUID, uow: Uow) -> ConditionRead:
+    return ConditionRead.model_validate(service.load_condition(uow=uow, condition_id=condition_id))
+
+
+@router.put("/conditions/{condition_id}", response_model=ConditionRead, dependencies=[requires(*WRITERS)])
+def replace_condition(condition_id: uuid.UUID, data: ConditionCreate, uow: Uow) -> ConditionRead:
+    condition = service.replace_condition(uow=uow, condition_id=condition_id, data=data)
+    uow.commit()
+    return ConditionRead.model_validate(condition)
+
+
 @router.delete("/conditions/{condition_id}", status_code=204, dependencies=[requires(*WRITERS)])
 def delete_condition(condition_id: uuid.UUID, uow: Uow) -> None:
     service.delete_condition(uow=uow, condition_id=condition_id)
