@@ -7,6 +7,9 @@ once; each test starts from empty tables. SQLite tests copy a migrated template 
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("CUSTODES_CHEAP_PASSWORD_HASH", "1")  # before custodes is imported
+
 import secrets
 import shutil
 import uuid
