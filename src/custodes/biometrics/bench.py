@@ -91,7 +91,7 @@ def _run(engine, samples, liveness, frames: bool, label: str, progress: Progress
         t2 = time.perf_counter()
         if liveness is not None:
             shots = [rgb] + ([decode_image(b) for b in extra] if frames else [])
-            dets = [faces] + [engine.detect(s) for s in shots[1:]]
+            dets = [faces] + [engine.detect(s, fast=True) for s in shots[1:]]
             liveness(shots, None, faces=dets)
         t3 = time.perf_counter()
         if acq is not None and template is not None:
@@ -142,7 +142,7 @@ def bench_checkin(
     cal = engine.calibration
     dlib_norm = next(m for m in cal.models if m.name == "dlib-resnet")
     baseline_cal = Calibration(id="baseline-dlib-only", models=(dlib_norm.__class__(
-        dlib_norm.name, dlib_norm.version, dlib_norm.impostor_mean, dlib_norm.impostor_std, 1.0, False),),
+        dlib_norm.name, dlib_norm.version, dlib_norm.impostor_mean, dlib_norm.impostor_std, 1.0, "none"),),
         thresholds={"1e-03": 0.0})
     baseline_engine = FaceEngine(baseline_cal)
     with Progress(console=console) as progress:

@@ -25,7 +25,12 @@ class ModelNorm:
     impostor_mean: float
     impostor_std: float
     weight: float
-    flip: bool = False
+    # Mirror-image averaging: "none", "template" (reference photos only, free at check-in time)
+    # or "both" (reference and probe; costs a second embedding per check-in).
+    flip: str = "none"
+
+    def flips(self, for_template: bool) -> bool:
+        return self.flip == "both" or (for_template and self.flip == "template")
 
 
 @dataclass(frozen=True)

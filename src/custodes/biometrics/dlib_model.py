@@ -21,6 +21,10 @@ CHIP_PADDING = 0.25
 # HOG's window is 80x80; images smaller than this get one 2x upsampling so LFW-sized faces
 # (about 110 px) are found, while 640x480 check-in frames are searched at native scale (30 ms).
 UPSAMPLE_BELOW_PIXELS = 400 * 400
+# With fast=True, large frames are searched at half size first (4x fewer HOG windows: ~8 ms
+# instead of ~30 ms at 640x480), which finds faces of 160 px and more, then at full size if none.
+# Not the default: a second, smaller face (someone behind) would be missed by the half-size search.
+HALF_SIZE_FROM_PIXELS = 600 * 400
 
 
 def models_dir() -> Path:
@@ -58,13 +62,29 @@ class DlibModels:
                     cls._instance = cls()
         return cls._instance
 
-    def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[DetectedFace]:
-        """All faces, largest first, each with its 5 landmarks."""
+    def _boxes(self, rgb: np.ndarray, upsample: int | None, fast: bool) -> list[tuple[object, float]]:
+        pixels = rgb.shape[0] * rgb.shape[1]
+        if fast and upsample is None and pixels >= HALF_SIZE_FROM_PIXELS:
+            import cv2
+
+            half = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            rects, scores, _ = self.detector.run(half, 0, 0.0)
+            if len(rects):
+                dlib = self._dlib
+                return [(dlib.rectangle(r.left() * 2, r.top() * 2, r.right() * 2, r.bottom() * 2), s)
+                        for r, s in zip(rects, scores, strict=True)]
+            upsample = 0
         if upsample is None:
-            upsample = 1 if rgb.shape[0] * rgb.shape[1] < UPSAMPLE_BELOW_PIXELS else 0
+            upsample = 1 if pixels < UPSAMPLE_BELOW_PIXELS else 0
         rects, scores, _ = self.detector.run(rgb, upsample, 0.0)
+        return list(zip(rects, scores, strict=True))
+
+    def detect(self, rgb: np.ndarray, upsample: int | None = None, fast: bool = False) -> list[DetectedFace]:
+        """All faces, largest first, each with its 5 landmarks (found on the full-size image).
+
+        fast=True suits liveness challenge frames, where only the main face's pose matters."""
         faces = []
-        for rect, score in zip(rects, scores, strict=True):
+        for rect, score in self._boxes(rgb, upsample, fast):
             shape = self.predictor(rgb, rect)
             points = tuple((float(p.x), float(p.y)) for p in shape.parts())
             box = FaceBox(rect.left(), rect.top(), rect.right(), rect.bottom())

@@ -136,7 +136,7 @@ class FaceEngine:
                     f"but {model.version} is installed: run `custodes eval faces --calibrate`"
                 )
             self.models[norm.name] = model
-        self._flip = {n.name: n.flip for n in self.calibration.models}
+        self._norms = {n.name: n for n in self.calibration.models}
         self.target_fmr = target_fmr_from_env() or self.calibration.default_target_fmr
         self.calibration.threshold(self.target_fmr)  # fail at start-up, not at the first check-in
 
@@ -150,9 +150,12 @@ class FaceEngine:
         return {n: m.version for n, m in self.models.items()}
 
     # -- the steps, exported for check-ins and liveness ------------------------------------
-    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
-        """Every face found (dlib HOG + 5 landmarks), largest first."""
-        return self.dlib.detect(rgb)
+    def detect(self, rgb: np.ndarray, fast: bool = False) -> list[DetectedFace]:
+        """Every face found (dlib HOG + 5 landmarks), largest first.
+
+        fast=True searches large frames at half size first (faces >= 160 px; ~4x quicker): for
+        liveness challenge frames, not for the photo that is matched (it could miss a second face)."""
+        return self.dlib.detect(rgb, fast=fast)
 
     def chip(self, rgb: np.ndarray, face: DetectedFace, size: int = 150, padding: float = 0.25) -> np.ndarray:
         """The face aligned by its landmarks: eyes level, fixed scale, size x size RGB."""
@@ -163,23 +166,26 @@ class FaceEngine:
         chip = self.chip(rgb, faces[0]) if faces else None
         return assess(rgb.shape, faces, chip, self.policy)
 
-    def embed(self, rgb: np.ndarray, face: DetectedFace) -> dict[str, np.ndarray]:
-        return {n: m.embed(rgb, face, flip=self._flip[n]) for n, m in self.models.items()}
+    def embed(self, rgb: np.ndarray, face: DetectedFace, for_template: bool = False) -> dict[str, np.ndarray]:
+        return {n: m.embed(rgb, face, flip=self._norms[n].flips(for_template)) for n, m in self.models.items()}
 
-    def acquire(self, rgb: np.ndarray, faces: list[DetectedFace] | None = None) -> Acquisition:
+    def acquire(
+        self, rgb: np.ndarray, faces: list[DetectedFace] | None = None, *, for_template: bool = False
+    ) -> Acquisition:
         """Detect, grade and embed one photo; raises FaceNotAcquired with a device-showable reason."""
         faces = self.detect(rgb) if faces is None else faces
         report = self.assess(rgb, faces)
         if not report.passed:
             raise FaceNotAcquired(report)
-        return Acquisition(face=faces[0], quality=report, embeddings=self.embed(rgb, faces[0]))
+        return Acquisition(face=faces[0], quality=report, embeddings=self.embed(rgb, faces[0], for_template))
 
     # -- enrolment and comparison ----------------------------------------------------------
     def enrol(self, photos: Sequence[np.ndarray | Acquisition]) -> Template:
         """A template from one or more photos; every photo must pass the quality gate."""
         if not photos:
             raise ValueError("at least one reference photo is needed")
-        acquired = [p if isinstance(p, Acquisition) else self.acquire(p) for p in photos]
+        # Pass photos, not Acquisitions made for probes: reference embeddings may average the mirror image.
+        acquired = [p if isinstance(p, Acquisition) else self.acquire(p, for_template=True) for p in photos]
         return Template(
             model_versions=self.model_versions,
             embeddings={n: np.stack([a.embeddings[n] for a in acquired]).astype(np.float32) for n in self.models},

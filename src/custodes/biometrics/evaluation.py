@@ -119,6 +119,11 @@ def print_report(report: dict) -> None:
         console.print(gt)
 
 
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def eval_faces(
     images: Path = typer.Option(None, help="folder of <Name>/<Name>_NNNN.jpg (default: LFW View 1 in the data folder)"),
     pairs: list[Path] = typer.Option(None, help="LFW-format pairs file; repeat for several (default: both dev files)"),
@@ -134,16 +139,19 @@ def eval_faces(
     labels = None if no_labels else (labels or data_root() / "faces" / "labels")
     for path in [images, *pair_files, *([labels] if labels else [])]:
         if not path.exists():
-            raise typer.BadParameter(f"{path} does not exist")
+            _fail(f"{path} does not exist")
     try:
         all_pairs = [p for f in pair_files for p in read_pairs(f)]
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        _fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
     cal = Calibration.load()
     if calibrate:
         cal = _calibrate(images, lfw, out)
-    emb = embed_images(images, images_of(all_pairs), console=console)
+    try:
+        emb = embed_images(images, images_of(all_pairs), console=console)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
     report = evaluate(emb, all_pairs, cal, labels, out)
     report["pairs_files"] = [str(f) for f in pair_files]
     print_report(report)
@@ -165,7 +173,7 @@ def _calibrate(images: Path, lfw: Path, out: Path) -> Calibration:
     cal.save(SHIPPED)
     (out / "levers.json").write_text(json.dumps(levers, indent=2, default=float))
     table = Table(title="Levers: FNMR at FMR 1e-3 / 1e-4 (thresholds from each split's own impostors)")
-    for col in ("lever", "train", "test", "kept"):
+    for col in ("lever", "train", "test", "in engine / helps on train"):
         table.add_column(col)
     for row in levers:
         res = row["result"]
@@ -177,7 +185,10 @@ def _calibrate(images: Path, lfw: Path, out: Path) -> Calibration:
                 return f"single {s['1e-03']:.2%}/{s['1e-04']:.2%} -> multi {m['1e-03']:.2%}/{m['1e-04']:.2%}"
             return f"{r.get('1e-03', float('nan')):.2%} / {r.get('1e-04', float('nan')):.2%}"
 
-        table.add_row(row["lever"], cell("train"), cell("test"), {True: "yes", None: ""}.get(row["kept"], "no"))
+        verdict = "in engine" if row["kept"] else ""
+        if "helps_on_train" in row:
+            verdict = "helps on train" if row["helps_on_train"] else "no gain on train"
+        table.add_row(row["lever"], cell("train"), cell("test"), verdict)
     console.print(table)
     console.print(f"calibration {cal.id} written to {SHIPPED}")
     return cal

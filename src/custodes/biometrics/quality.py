@@ -29,8 +29,9 @@ class QualityPolicy:
     max_abs_roll: float = 25.0
     min_pitch: float = 0.35
     max_pitch: float = 1.25
-    # A second face at least this fraction of the main face's width counts as another person.
-    other_face_ratio: float = 0.0
+    # A second face at least this fraction of the main face's width counts as another person;
+    # smaller ones are HOG false alarms or people far behind (NUAA live frames show both).
+    other_face_ratio: float = 0.5
 
 
 DEFAULT_POLICY = QualityPolicy()

@@ -18,6 +18,7 @@ CACHE_KEY = {"dlib-resnet": "dlib", "faceres": "faceres"}
 
 
 def vectors(emb: EmbeddedSet, model: str, flip: bool) -> np.ndarray:
+    """Per-image vectors as the engine would compute them, with or without mirror averaging."""
     key = CACHE_KEY[model]
     plain = emb.matrix(key)
     if model == "faceres":
@@ -32,13 +33,13 @@ def vectors(emb: EmbeddedSet, model: str, flip: bool) -> np.ndarray:
     return (plain + flipped) / 2
 
 
-def similarity_matrix(emb: EmbeddedSet, model: str, flip: bool) -> np.ndarray:
-    """n x n raw similarity as the engine computes it (dlib: -distance; FaceRes: cosine)."""
-    x = vectors(emb, model, flip).astype(np.float32)
+def similarity_matrix(emb: EmbeddedSet, model: str, flip: str) -> np.ndarray:
+    """n x n raw similarity, row = reference image, column = probe (dlib: -distance; FaceRes: cosine)."""
+    t = vectors(emb, model, flip in ("both", "template")).astype(np.float32)
+    p = vectors(emb, model, flip == "both").astype(np.float32)
     if model == "faceres":
-        return x @ x.T
-    sq = np.sum(x * x, axis=1)
-    d2 = sq[:, None] + sq[None, :] - 2 * (x @ x.T)
+        return t @ p.T
+    d2 = np.sum(t * t, axis=1)[:, None] + np.sum(p * p, axis=1)[None, :] - 2 * (t @ p.T)
     return -np.sqrt(np.maximum(d2, 0))
 
 

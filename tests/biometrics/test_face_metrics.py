@@ -1,0 +1,62 @@
+"""Metrics, calibration arithmetic and label parsing used by `custodes eval faces`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from custodes.biometrics.calibration import Calibration, ModelNorm, fmr_at, threshold_at_fmr
+from custodes.biometrics.fairness import load_labels
+from custodes.biometrics.lfw import read_pairs
+from custodes.biometrics.metrics import at_threshold, ten_fold_accuracy, wilson
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson(1, 21)  # 4.8 % of 21: the interval the face notes quote
+    assert (round(lo * 100, 1), round(hi * 100, 1)) == (0.8, 22.7)
+    lo, hi = wilson(0, 12)
+    assert lo == 0.0 and hi == pytest.approx(1.959964**2 / (12 + 1.959964**2))  # 24.25 %
+
+
+def test_threshold_meets_the_target_fmr_exactly():
+    rng = np.random.default_rng(0)
+    impostor = rng.normal(size=100_000)
+    for target in (1e-2, 1e-3, 1e-4):
+        thr = threshold_at_fmr(impostor, target)
+        assert fmr_at(impostor, thr) <= target
+        # and it is the loosest such threshold: one step lower admits one more false match
+        assert fmr_at(impostor, np.nextafter(thr, -np.inf) - 1e-12) > target or target * len(impostor) < 1
+
+
+def test_ten_fold_accuracy_and_operating_point():
+    rng = np.random.default_rng(1)
+    same = np.arange(600) % 2 == 0
+    scores = np.where(same, rng.normal(3, 1, 600), rng.normal(0, 1, 600))
+    acc = ten_fold_accuracy(scores, same)
+    assert 0.9 < acc["mean"] < 0.98 and len(acc["folds"]) == 10
+    row = at_threshold(scores[same], scores[~same], 1.5)
+    assert 0 < row["fnmr"] < 0.15 and row["fnmr_ci95"][0] < row["fnmr"] < row["fnmr_ci95"][1]
+
+
+def test_fusion_is_weighted_z_scores():
+    cal = Calibration("t", (ModelNorm("a", "1", 1.0, 2.0, 0.5), ModelNorm("b", "1", 0.0, 0.5, 0.5)), {"1e-03": 1.0})
+    assert float(cal.fuse({"a": 5.0, "b": 1.0})) == pytest.approx(0.5 * 2 + 0.5 * 2)
+    assert Calibration.from_json(cal.to_json()) == cal
+
+
+def test_pairs_and_labels_parse_with_malformed_lines(tmp_path):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("2\nAaron_Peirsol\t1\t2\nAbdoulaye_Wade\t4\tLinda_Dano\t1\n")
+    parsed = read_pairs(pairs)
+    assert parsed[0].same and parsed[0].a == "Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
+    assert not parsed[1].same and parsed[1].b == "Linda_Dano/Linda_Dano_0001.jpg"
+    pairs.write_text("1\nonly_one_field\n")
+    with pytest.raises(ValueError, match="not an LFW pair line"):
+        read_pairs(pairs)
+    (tmp_path / "lfw_race_by_identity.json").write_text('{"A_B": "african", "C_D": "african,caucasian"}')
+    (tmp_path / "lfw_female_images.txt").write_text("A_B_0001.jpg\nnot an image name\nE_F_0002.jpg\n")
+    (tmp_path / "lfw_male_images.txt").write_text("C_D_0001.jpg\nE_F_0002.jpg\n\n")
+    labels = load_labels(tmp_path)
+    assert labels.race_by_identity == {"A_B": "african", "C_D": "multiple"}
+    assert labels.gender_by_image == {"A_B/A_B_0001.jpg": "female", "C_D/C_D_0001.jpg": "male"}
+    assert labels.malformed_lines == 1 and labels.conflicting_images == 1
