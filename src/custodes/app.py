@@ -12,6 +12,7 @@ from custodes.bootstrap import Container, bootstrap
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
 from custodes.subjects.views import router as subjects_router
+from custodes.telemetry.views import router as telemetry_router
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -21,6 +22,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     errors.install(app)
     for router in (access_router, subjects_router, orders_router, devices_router, alerts_router, audit_router):
         app.include_router(router)
+    app.include_router(telemetry_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

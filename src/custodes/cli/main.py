@@ -39,6 +39,11 @@ from custodes.telemetry.commands import bench_ingest_command, worker_command  # 
 app.command("worker")(worker_command)
 bench_app.command("ingest")(bench_ingest_command)
 
+from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
+
+app.command("worker")(worker_command)
+bench_app.command("ingest")(bench_ingest_command)
+
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 
 

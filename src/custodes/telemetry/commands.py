@@ -1,0 +1,44 @@
+"""The telemetry commands (`custodes worker`, `custodes bench ingest`); heavy imports stay inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
+
+
+def worker_command(
+    name: Annotated[str | None, typer.Option(
+        help="MQTT client id: distinct for each worker running side by side, the same across restarts "
+             "(the broker redelivers what a crashed worker had not acknowledged)")] = None,
+    home: Home = None,
+) -> None:
+    """Run the pipeline: MQTT shared subscription, per-device processing, ticks and alert notifications."""
+    import logging
+
+    from custodes.bootstrap import bootstrap
+    from custodes.config import Settings
+    from custodes.telemetry.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_worker(bootstrap(Settings.from_env(home=home)), name)
+
+
+def bench_ingest_command(
+    people: Annotated[int, typer.Option(help="synthetic monitored people (one device each)")] = 200,
+    batch: Annotated[int, typer.Option(help="fixes per uploaded batch (at most 10,000)")] = 2000,
+    seconds: Annotated[float, typer.Option(help="how long to upload for, per database")] = 20.0,
+    uploaders: Annotated[int, typer.Option(help="concurrent uploading clients")] = 4,
+    workers: Annotated[int, typer.Option(help="`custodes worker` processes beside the API")] = 1,
+    databases: Annotated[str, typer.Option(help="comma-separated: sqlite,postgresql")] = "sqlite,postgresql",
+    pg_url: Annotated[str, typer.Option(help="PostgreSQL URL (a private schema is made and dropped)")] =
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+) -> None:
+    """End to end through the HTTP API and workers: fixes/s and upload→alert latency, as JSON."""
+    from custodes.telemetry.bench import run
+
+    run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
+        databases=[d for d in databases.split(",") if d], pg_url=pg_url)

@@ -1,0 +1,162 @@
+"""Telemetry over MQTT: devices publish the same signed batches; workers share one subscription.
+
+A device publishes to `custodes/devices/{device_id}/telemetry` at QoS 1 with the HTTP signing headers
+as MQTT v5 user properties (method `PUBLISH`, path = the topic), so the signature binds the body to
+that device's topic. A worker acknowledges a message only after its raw batch is committed; if the
+worker dies first the broker redelivers it, and the redelivery is harmless (idempotent by device and
+sequence). For that reason a redelivered nonce is not a replay here, and the timestamp may be older
+than five minutes (the broker may have held it while no worker ran): up to `MQTT_MAX_AGE`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from custodes.access.actor import Actor
+from custodes.bootstrap import Container
+from custodes.devices.models import Device
+from custodes.devices.signing import H_DEVICE, H_NONCE, H_SIGNATURE, H_TIMESTAMP, MAX_SKEW, signature, unseal
+from custodes.errors import Forbidden, Unauthorized
+
+log = logging.getLogger(__name__)
+TELEMETRY_FILTER = "custodes/devices/+/telemetry"
+
+
+def shared_subscription() -> str:
+    """Workers of one deployment share a group (env CUSTODES_MQTT_GROUP, default `custodes`).
+
+    The broker also hands a share of the messages to *offline* members with a persistent session,
+    so a worker name that is retired for good must be forgotten (`forget_session`)."""
+    return f"$share/{os.environ.get('CUSTODES_MQTT_GROUP', 'custodes')}/{TELEMETRY_FILTER}"
+MQTT_MAX_AGE = timedelta(hours=24)
+SESSION_EXPIRY_S = 24 * 3600
+
+
+def connect(container: Container, client_id: str, *, manual_ack: bool = False, persistent: bool = False) -> paho.Client:
+    """A connected client. A persistent session outlives a crash: when the worker comes back under
+    the same client id, the broker redelivers whatever it had not acknowledged."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY_S if persistent else 0
+    c.connect(container.settings.mqtt_host, container.settings.mqtt_port, keepalive=30,
+              clean_start=not persistent, properties=props)
+    return c
+
+
+def forget_session(container: Container, client_id: str) -> None:
+    """Drop a retired worker's persistent session (and the messages queued for it) at the broker."""
+    c = connect(container, client_id, persistent=False)
+    c.disconnect()
+
+
+def device_from_topic(topic: str) -> uuid.UUID:
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[:2] != ["custodes", "devices"] or parts[3] != "telemetry":
+        raise Forbidden(f"not a telemetry topic: {topic}")
+    try:
+        return uuid.UUID(parts[2])
+    except ValueError:
+        raise Forbidden("topic names no device") from None
+
+
+def verify_message(container: Container, topic: str, headers: dict[str, str], body: bytes) -> uuid.UUID:
+    """The device that signed this message, which must be the device named in the topic."""
+    try:
+        device_id, ts, nonce, sig = (uuid.UUID(headers[H_DEVICE]), int(headers[H_TIMESTAMP]), headers[H_NONCE],
+                                     headers[H_SIGNATURE])
+    except (KeyError, ValueError):
+        raise Unauthorized("MQTT telemetry needs the signing headers as user properties") from None
+    now = container.clock.now().timestamp()
+    if ts > now + MAX_SKEW.total_seconds() or ts < now - MQTT_MAX_AGE.total_seconds():
+        raise Unauthorized("message timestamp outside the accepted window")
+    with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
+        device = uow.session.get(Device, device_id)
+        if device is None or device.secret_sealed is None:
+            raise Unauthorized("unknown device or no secret issued")
+        secret = unseal(container.device_key, device.id, device.secret_sealed)
+    if not hmac.compare_digest(sig, signature(secret, "PUBLISH", topic, ts, nonce, body)):
+        raise Unauthorized("bad device signature")
+    if device_from_topic(topic) != device_id:
+        raise Forbidden("a device may publish only for itself")
+    return device_id
+
+
+class TelemetrySubscriber:
+    """Receives telemetry on the shared subscription and hands each message to `store`.
+
+    paho's network thread only queues messages; one storing thread commits them and then sends
+    the PUBACK, so the broker keeps anything not yet stored.
+    """
+
+    def __init__(self, container: Container, store: Callable[[str, dict[str, str], bytes], None],
+                 client_id: str) -> None:
+        self.container = container
+        self.store = store
+        self.client_id = client_id
+        self._queue: queue.Queue = queue.Queue(maxsize=1000)
+        self._stop = threading.Event()
+        self.client = connect(container, client_id, manual_ack=True, persistent=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:
+        if not reason.is_failure:
+            client.subscribe(shared_subscription(), qos=1)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reasons, _props) -> None:
+        if all(not r.is_failure for r in reasons):
+            log.info("subscription ready: %s as %s", shared_subscription(), self.client_id)
+        else:
+            log.error("subscription refused: %s", reasons)
+
+    def _on_message(self, _client, _userdata, msg) -> None:
+        self._queue.put(msg)
+
+    def start(self) -> None:
+        self.client.loop_start()
+        threading.Thread(target=self._run, name="mqtt-store", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            props = getattr(msg, "properties", None)
+            headers = dict(getattr(props, "UserProperty", None) or [])
+            if getattr(props, "ContentType", None):
+                headers["content-type"] = props.ContentType
+            delay = 0.2
+            while not self._stop.is_set():
+                try:
+                    self.store(msg.topic, headers, msg.payload)
+                    break
+                except (Unauthorized, Forbidden) as exc:  # refused for good: acknowledge and drop
+                    log.warning("refused MQTT telemetry on %s: %s", msg.topic, exc.detail)
+                    break
+                except Exception:  # the database is away: keep the message, try again
+                    log.exception("storing MQTT telemetry failed; retrying")
+                    time.sleep(delay)
+                    delay = min(delay * 2, 10)
+            else:
+                return  # stopping: not acknowledged, the broker redelivers it to someone else
+            self.client.ack(msg.mid, msg.qos)

@@ -1,0 +1,102 @@
+"""Routes: device uploads (signed by the device) and trail reads (audited, with a purpose).
+
+The router's lifespan runs the pipeline in-process (`custodes serve`, embedded default) unless
+`CUSTODES_PIPELINE=worker` hands it to `custodes worker` processes, or the app runs on a simulated
+clock (tests and simulations drive the pipeline themselves).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import AwareDatetime
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from custodes.access.actor import Role
+from custodes.access.deps import ContainerDep, Uow, requires
+from custodes.access.scope import subject_visible
+from custodes.clock import SystemClock
+from custodes.devices.signing import H_SIGNATURE, SignedDevice
+from custodes.errors import DomainError, Invalid, NotFound
+from custodes.subjects.models import Subject
+from custodes.telemetry import service, trail
+
+MAX_BODY = 4 * 1024 * 1024  # 10,000 items of about 120 bytes, with room to spare
+MAX_WINDOW = timedelta(days=31)
+TRAIL_READERS = (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.POLICE)
+NDJSON = "application/x-ndjson"
+
+
+class TooLarge(DomainError):
+    status, kind, title = 413, "payload-too-large", "Payload too large"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    container = app.state.container
+    runner = None
+    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and isinstance(container.clock, SystemClock):
+        from custodes.telemetry.worker import Runner
+
+        runner = Runner(container, mqtt=os.environ.get("CUSTODES_SERVE_MQTT") == "1", name="custodes-serve")
+        runner.start()
+    app.state.telemetry_runner = runner
+    try:
+        yield
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+router = APIRouter(prefix="/v1", tags=["telemetry"], lifespan=_lifespan)
+
+
+@router.post("/devices/{device_id}/telemetry", status_code=202,
+             responses={202: {"description": "stored; processing follows"}})
+async def upload_telemetry(device_id: uuid.UUID, request: Request, device: SignedDevice,
+                           container: ContainerDep) -> JSONResponse:
+    """A batch of up to 10,000 fixes and status reports, signed by the device itself."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise TooLarge(f"batch body over {MAX_BODY} bytes")
+    ndjson = request.headers.get("content-type", "").split(";")[0].strip() == NDJSON
+    result = await run_in_threadpool(
+        service.ingest, container, device_id=device.device_id, body=body, ndjson=ndjson, channel="http",
+        signature=request.headers.get(H_SIGNATURE, ""), actor=device.actor)
+    runner = getattr(request.app.state, "telemetry_runner", None)
+    if runner is not None:
+        runner.wake()
+    return JSONResponse(result.to_dict(), status_code=202)
+
+
+@router.get("/subjects/{subject_id}/trail", dependencies=[requires(*TRAIL_READERS)],
+            responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
+def subject_trail(
+    subject_id: uuid.UUID, uow: Uow,
+    from_: Annotated[AwareDatetime, Query(alias="from")],
+    to: AwareDatetime,
+    purpose: Annotated[str, Query(min_length=3, max_length=500, description="why this trail is read (audited)")],
+    format: Literal["geojson", "csv"] = "geojson",
+):
+    """Every fix of one subject in [from, to), each with its accuracy. The read is audited with its purpose."""
+    if to <= from_:
+        raise Invalid.field("to", "must be after from")
+    if to - from_ > MAX_WINDOW:
+        raise Invalid.field("to", f"a trail window is at most {MAX_WINDOW.days} days")
+    if uow.session.scalar(select(Subject.id).where(Subject.id == subject_id, subject_visible(uow.actor))) is None:
+        raise NotFound(f"subject {subject_id} not found")
+    points = trail.read(uow.session, subject_id, from_, to)
+    uow.record_read("trail", subject_id, purpose=purpose,
+                    detail={"from": from_.isoformat(), "to": to.isoformat(), "points": len(points), "format": format})
+    uow.commit()
+    if format == "csv":
+        return StreamingResponse(trail.as_csv_lines(points), media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="trail-{subject_id}.csv"'})
+    return JSONResponse(trail.as_geojson(points), media_type="application/geo+json")

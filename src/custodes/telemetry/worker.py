@@ -1,0 +1,157 @@
+"""The loops that run the pipeline: in `custodes serve` (embedded) and in `custodes worker`.
+
+Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
+alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from custodes.access.actor import Actor
+from custodes.bootstrap import Container
+from custodes.telemetry.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float = 0.05,
+                 tick_s: float = 30.0, notify_s: float = 1.0, notify: bool = True) -> None:
+        self.container = container
+        self.fault = fault_point()
+        self.pipeline = Pipeline(container, crash_hook=self.fault)
+        self.name = name
+        self.mqtt = mqtt
+        self.poll_s, self.tick_s, self.notify_s, self.notify = poll_s, tick_s, notify_s, notify
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.subscriber = None
+        self._alert_client = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._spawn("pipeline", self._pipeline_loop)
+        self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
+        if self.mqtt:
+            from custodes.telemetry.mqtt import TelemetrySubscriber
+
+            self.subscriber = TelemetrySubscriber(self.container, self._store_mqtt, client_id=self.name)
+            self.subscriber.start()
+        if self.notify:
+            self._spawn("notify", self._every(self.notify_s, self._notify_once))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self.subscriber is not None:
+            self.subscriber.stop()
+        for t in self._threads:
+            t.join(timeout=10)
+        if self._alert_client is not None:
+            self._alert_client.loop_stop()
+            self._alert_client.disconnect()
+
+    def wait(self) -> None:
+        while not self._stop.wait(1.0):
+            pass
+
+    # -- loops --------------------------------------------------------------------------------
+    def _spawn(self, what: str, fn: Callable[[], None]) -> None:
+        t = threading.Thread(target=fn, name=f"{self.name}-{what}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _pipeline_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                turn = self.pipeline.run_once()
+            except Exception:
+                log.exception("pipeline turn failed; the batches stay pending and are retried")
+                turn = None
+            if turn is None or turn.batches == 0:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+
+    def _every(self, seconds: float, fn: Callable[[], object]) -> Callable[[], None]:
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    fn()
+                except Exception:
+                    log.exception("%s failed; retried next round", getattr(fn, "__name__", "job"))
+        return loop
+
+    def _notify_once(self) -> None:
+        from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out
+
+        config = NotifyConfig.from_container(self.container)
+        if self._alert_client is None:
+            try:
+                from custodes.telemetry.mqtt import connect
+
+                self._alert_client = connect(self.container, f"{self.name}-alerts-{socket.gethostname()}")
+                self._alert_client.loop_start()
+            except OSError as exc:
+                log.warning("MQTT broker unreachable for alert notifications: %s", exc)
+        while fan_out(self.container, config):
+            pass
+        deliver(self.container, config, LiveSender(self._alert_client))
+
+    def _store_mqtt(self, topic: str, headers: dict[str, str], body: bytes) -> None:
+        from custodes.devices.signing import H_SIGNATURE
+        from custodes.telemetry import service
+        from custodes.telemetry.mqtt import verify_message
+
+        device_id = verify_message(self.container, topic, headers, body)
+        try:
+            service.ingest(self.container, device_id=device_id, body=body,
+                           ndjson=headers.get("content-type") == "application/x-ndjson", channel="mqtt",
+                           signature=headers.get(H_SIGNATURE, ""),
+                           actor=Actor(kind="device", id=str(device_id), name=None))
+        except Exception as exc:
+            from custodes.errors import Conflict, Invalid
+
+            if isinstance(exc, Invalid | Conflict):  # refused for good; the raw stays with the broker log
+                log.warning("refused MQTT batch from %s: %s", device_id, exc.detail)
+                return
+            raise
+        self.fault("stored")  # stored and committed, not yet acknowledged to the broker
+        self.wake()
+
+
+def fault_point() -> Callable[[str], None]:
+    """Fault injection for the crash tests: CUSTODES_FAULT_AT=step:n kills the process (as kill -9
+    would) the n-th time it passes `step` (stored, trail, rules, commit). Unset: does nothing."""
+    spec = os.environ.get("CUSTODES_FAULT_AT")
+    if not spec:
+        return lambda step: None
+    target, n = spec.split(":")
+    seen: Counter[str] = Counter()
+
+    def hit(step: str) -> None:
+        seen[step] += 1
+        if step == target and seen[step] == int(n):
+            log.warning("fault injected at %s #%s: exiting", step, n)
+            os._exit(137)
+
+    return hit
+
+
+def run_worker(container: Container, name: str | None = None) -> None:
+    runner = Runner(container, mqtt=True, name=name or f"custodes-worker-{socket.gethostname()}")
+    runner.start()
+    try:
+        runner.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
