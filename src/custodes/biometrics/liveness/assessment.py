@@ -20,6 +20,7 @@ from custodes.biometrics.liveness.challenge import (
     judge_challenge,
 )
 from custodes.biometrics.liveness.passive import PadModel, load_pad_model, probability
+from custodes.biometrics.liveness.tracking import track_faces
 
 # Texture is scored only on roughly frontal frames: the model was trained on frontal faces, and a
 # turned head shows background and hair inside the box.
@@ -36,7 +37,8 @@ class LivenessResult:
     passive_threshold: float = 0.0
     frame_scores: tuple[float | None, ...] = ()
     challenge: ChallengeVerdict | None = None
-    extra: dict = field(default_factory=dict)
+    # Observations that do not decide anything by themselves (a frame where the face was lost).
+    notes: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict:
         return {
@@ -45,17 +47,11 @@ class LivenessResult:
             "passive_threshold": round(self.passive_threshold, 4),
             "challenge_ok": self.challenge_ok,
             "reasons": list(self.reasons),
+            "notes": list(self.notes),
             "model_version": self.model_version,
             "frame_scores": [None if s is None else round(s, 4) for s in self.frame_scores],
             "challenge": self.challenge.as_dict() if self.challenge else None,
         }
-
-
-def _detect(frames: Sequence[np.ndarray]) -> list[list[DetectedFace]]:
-    from custodes.biometrics.dlib_model import DlibModels
-
-    models = DlibModels.load()
-    return [models.detect(frame) for frame in frames]
 
 
 def assess_liveness(
@@ -70,22 +66,24 @@ def assess_liveness(
     """Judge RGB `frames` (frame 0 neutral and frontal, then the challenge movement).
 
     `faces` may pass the detections the caller already made (one list of faces, a single face or
-    None per frame), so no frame is detected twice. With `challenge=None` only the passive check
+    None per frame), so no frame is detected twice; without it, `track_faces` finds them (frame 0
+    searched whole, later frames only near the face). With `challenge=None` only the passive check
     runs (e.g. for a single photo).
     """
     model = model or load_pad_model()
     if not frames:
         return LivenessResult(False, None, None, ("no frames were sent",), model.version, model.probability_threshold)
-    detected = _detect(frames) if faces is None else list(faces)
+    detected = track_faces(frames) if faces is None else list(faces)
     if len(detected) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(detected)} detection results")
     reasons: list[str] = []
+    notes: list[str] = []
     chosen: list[DetectedFace | None] = []
     for i, found in enumerate(detected):
         if found is None or isinstance(found, DetectedFace):
             chosen.append(found)
             if found is None:
-                reasons.append(f"no face in frame {i}")
+                notes.append(f"no face in frame {i}")
             continue
         if len(found) > 1:
             # A second face (a photo held beside the wearer, a bystander) makes the frame unusable.
@@ -94,7 +92,7 @@ def assess_liveness(
         else:
             chosen.append(found[0] if found else None)
             if not found:
-                reasons.append(f"no face in frame {i}")
+                notes.append(f"no face in frame {i}")
 
     frame_scores: list[float | None] = []
     for frame, face in zip(frames, chosen, strict=True):
@@ -124,6 +122,7 @@ def assess_liveness(
         passive_score=passive_score,
         challenge_ok=challenge_ok,
         reasons=tuple(dict.fromkeys(reasons)),
+        notes=tuple(notes),
         model_version=model.version,
         passive_threshold=model.probability_threshold,
         frame_scores=tuple(None if s is None else probability(s) for s in frame_scores),

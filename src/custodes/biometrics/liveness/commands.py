@@ -14,7 +14,8 @@ DataDir = Annotated[Path | None, typer.Option("--data", help="NUAA-layout folder
 
 def _check(data: Path | None) -> None:
     if data is not None and not data.is_dir():
-        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
+        typer.echo(f"error: --data {data} is not a folder", err=True)
+        raise typer.Exit(2)
 
 
 @pad_app.command("train")
