@@ -9,8 +9,10 @@ from custodes.access.views import router as access_router
 from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
+from custodes.checkins.views import router as checkins_router
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
+from custodes.review.views import router as review_router
 from custodes.subjects.views import router as subjects_router
 from custodes.telemetry.views import router as telemetry_router
 
@@ -22,6 +24,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     errors.install(app)
     for router in (access_router, subjects_router, orders_router, devices_router, alerts_router, audit_router):
         app.include_router(router)
+    app.include_router(checkins_router)
+    app.include_router(review_router)
     app.include_router(telemetry_router)
 
     @app.get("/healthz", tags=["health"])

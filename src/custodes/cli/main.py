@@ -34,6 +34,10 @@ from custodes.biometrics.evaluation import eval_faces  # noqa: E402
 eval_app.command("faces")(eval_faces)
 bench_app.command("checkin")(bench_checkin)
 
+from custodes.checkins.commands import checkins_app  # noqa: E402
+
+app.add_typer(checkins_app, name="checkins")
+
 from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
 
 app.command("worker")(worker_command)

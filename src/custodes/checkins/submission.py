@@ -1,0 +1,147 @@
+"""A device's answer to a prompt: validate, grade, check liveness, match, decide, record.
+
+The heavy work (decoding, detection, embeddings, liveness) runs before anything is written, so the
+transaction stays short. The outcome is only ever verified / not_verified / inconclusive; anything
+but verified opens a review item for a human, and nothing adverse is recorded here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from custodes.biometrics import get_engine
+from custodes.biometrics.liveness import Challenge, assess_liveness
+from custodes.checkins import face_store
+from custodes.checkins.crypto import FaceKeyRing
+from custodes.checkins.decision import (
+    Decision, Evidence, Liveness, Outcome, Reason, decide, repeated_failure_to_acquire, throttle,
+)
+from custodes.checkins.enrolment import active_enrolment
+from custodes.checkins.models import CheckInAttempt, CheckInPrompt, SubmissionRead
+from custodes.checkins.service import subject_of_device
+from custodes.checkins.upload import MAX_FRAMES, PhotoRefused, content_type, decode_upload
+from custodes.errors import Conflict, NotFound, TooManyRequests
+from custodes.review import service as review
+from custodes.uow import UnitOfWork
+
+MAX_FAILURES_TO_ACQUIRE = 3  # then the prompt goes to a human instead of asking again
+MESSAGES = {
+    Outcome.VERIFIED: "Check-in received. Thank you.",
+    Outcome.NOT_VERIFIED: "Check-in received. A person will look at it; nothing happens automatically.",
+    Outcome.INCONCLUSIVE: "Check-in received. A person will look at it; nothing happens automatically.",
+}
+
+
+def _liveness(result) -> Liveness:
+    """Map the liveness module's result; "no frontal face to judge" is undetermined, not failed."""
+    reasons = tuple(result.reasons)
+    undetermined = not result.passed and result.passive_score is None and result.challenge_ok is not False
+    return Liveness(None if undetermined else bool(result.passed), reasons, result.as_dict())
+
+
+def consecutive_failures(*, uow: UnitOfWork, subject_id: uuid.UUID, limit: int):
+    """Failed comparisons since the last verified one (failures to acquire do not count)."""
+    rows = uow.session.execute(
+        select(CheckInAttempt.counts_as_failure, CheckInAttempt.submitted_at)
+        .where(CheckInAttempt.subject_id == subject_id, CheckInAttempt.failure_to_acquire.is_(False))
+        .order_by(CheckInAttempt.submitted_at.desc()).limit(limit + 30)).all()
+    count = 0
+    for failed, _ in rows:
+        if not failed:
+            break
+        count += 1
+    return count, rows[0][1] if count else None
+
+
+def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_id: uuid.UUID, photo: bytes,
+           frames: list[bytes], engine=None) -> SubmissionRead:
+    now = uow.clock.now()
+    subject = subject_of_device(uow=uow, device_id=device_id, at=now)
+    prompt = uow.session.scalars(select(CheckInPrompt).where(CheckInPrompt.id == prompt_id,
+                                                             CheckInPrompt.subject_id == subject.id,
+                                                             CheckInPrompt.opens_at <= now)).first()
+    if prompt is None:
+        raise NotFound(f"prompt {prompt_id} not found")
+    if prompt.status != "pending":
+        raise Conflict(f"this prompt is already {prompt.status}")
+    if now >= prompt.closes_at:
+        raise Conflict("the response window for this prompt has closed")
+    if prompt.challenge is None:
+        raise Conflict("fetch the pending prompt first: it carries the liveness challenge to perform")
+    failures, last_failure = consecutive_failures(uow=uow, subject_id=subject.id, limit=10)
+    gate = throttle(failures, last_failure, now, pad=True)
+    if not gate.allowed:
+        raise TooManyRequests(f"{failures} check-ins in a row were not verified; wait before trying again",
+                              gate.retry_after(now))
+    if len(frames) > MAX_FRAMES:
+        raise PhotoRefused("frames", "too_many_frames", f"send at most {MAX_FRAMES} challenge frames")
+    rgb = decode_upload(photo, "photo")
+    frame_rgbs = [decode_upload(f, f"frames[{i}]") for i, f in enumerate(frames)]
+
+    engine = engine or get_engine()
+    faces0 = engine.detect(rgb)
+    report = engine.assess(rgb, faces0)
+    enrolment = active_enrolment(uow=uow, subject_id=subject.id)
+    evidence = Evidence(model_version=engine.version, quality=report.as_dict(), quality_passed=report.passed,
+                        quality_reason=report.reason)
+    if report.passed:
+        evidence = _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs, evidence)
+    decision = decide(evidence)
+    if decision.failure_to_acquire and prompt.failures_to_acquire + 1 >= MAX_FAILURES_TO_ACQUIRE:
+        decision = repeated_failure_to_acquire(evidence)
+    return _record(uow, keys, prompt, device_id, enrolment, photo, decision)
+
+
+def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs, evidence: Evidence) -> Evidence:
+    from custodes.biometrics import Template, TemplateMismatch
+    from custodes.biometrics.engine import Acquisition
+
+    detections = [faces0] + [engine.detect(f) for f in frame_rgbs]
+    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(prompt.challenge), faces=detections))
+    fields = dict(model_version=engine.version, quality=report.as_dict(), quality_passed=True, liveness=live)
+    if enrolment is None:
+        return Evidence(**fields, template_problem=Reason.NO_TEMPLATE)
+    blob = face_store.read_template(uow=uow, keys=keys, enrolment=enrolment, purpose="check-in verification")
+    probe = Acquisition(face=faces0[0], quality=report, embeddings=engine.embed(rgb, faces0[0]))
+    try:
+        result = engine.compare(Template.from_bytes(blob), probe)
+    except TemplateMismatch:
+        return Evidence(**fields, template_problem=Reason.TEMPLATE_OUTDATED)
+    return Evidence(**fields, score=result.score, threshold=result.threshold, target_fmr=result.target_fmr)
+
+
+def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id: uuid.UUID, enrolment,
+            photo: bytes, decision: Decision) -> SubmissionRead:
+    now = uow.clock.now()
+    e = decision.evidence
+    attempt = CheckInAttempt(
+        id=uuid.uuid4(), prompt_id=prompt.id, subject_id=prompt.subject_id, device_id=device_id, submitted_at=now,
+        outcome=decision.outcome.value,
+        reason=e.quality_reason if decision.failure_to_acquire and e.quality_reason else decision.reason.value,
+        score=e.score, threshold=e.threshold, target_fmr=e.target_fmr, model_version=e.model_version,
+        quality=e.quality, liveness=e.liveness.as_dict() if e.liveness else None,
+        counts_as_failure=decision.counts_as_failure, failure_to_acquire=decision.failure_to_acquire,
+        enrolment_id=enrolment.id if enrolment else None)
+    uow.session.add(attempt)
+    uow.session.flush()
+    probe = face_store.add_photo(uow=uow, keys=keys, subject_id=prompt.subject_id, role="probe", data=photo,
+                                 content_type=content_type(photo), attempt_id=attempt.id)
+    uow.session.flush()  # no ORM relationship orders these inserts, so the photo row goes in first
+    attempt.probe_photo_id = probe.id
+    prompt.attempts += 1
+    prompt.device_id = device_id
+    if decision.failure_to_acquire:
+        prompt.failures_to_acquire += 1
+    if decision.failure_to_acquire and not decision.needs_review:
+        left = MAX_FAILURES_TO_ACQUIRE - prompt.failures_to_acquire
+        return SubmissionRead(prompt_id=prompt.id, attempt_id=attempt.id, status="retry", outcome=decision.outcome,
+                              reason=attempt.reason, next_challenge=prompt.challenge,
+                              message=f"{e.quality.get('message') or 'Try again'} ({left} tries left)")
+    prompt.status, prompt.outcome, prompt.reason = "decided", decision.outcome.value, decision.reason.value
+    prompt.decision, prompt.decided_at = decision.record(), now
+    if decision.needs_review:
+        review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason=decision.reason.value)
+    return SubmissionRead(prompt_id=prompt.id, attempt_id=attempt.id, status="decided", outcome=decision.outcome,
+                          reason=decision.reason.value, message=MESSAGES[decision.outcome])

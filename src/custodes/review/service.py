@@ -1,0 +1,157 @@
+"""The review queue: opening items for unverified check-ins, and reviewers deciding them.
+
+Rules: one decision per reviewer per item. "Same person" or "unusable" closes an item. "Different
+person" (adverse) needs a second, different reviewer to agree; if the second disagrees, the item
+closes with the second reviewer's non-adverse finding (the benefit of the doubt goes to the
+person). Only `_close_adverse` writes the adverse outcome, and the database checks it too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from custodes.access.scope import subject_visible
+from custodes.alerts import service as alerts
+from custodes.checkins import face_store
+from custodes.checkins.crypto import FaceKeyRing
+from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, FacePhoto
+from custodes.errors import Conflict, Forbidden, NotFound
+from custodes.pagination import paged
+from custodes.review.models import (
+    ADVERSE, GroundTruthRow, ReviewDecision, ReviewDecisionCreate, ReviewDecisionKind, ReviewDecisionRead,
+    ReviewItem, ReviewItemDetail, ReviewItemRead,
+)
+from custodes.subjects.models import Subject
+from custodes.uow import UnitOfWork
+
+ALERT_CONFIRMED = "check_in_failed"
+
+
+def open_item(*, uow: UnitOfWork, prompt: CheckInPrompt, attempt: CheckInAttempt | None, reason: str) -> ReviewItem:
+    """Queue a check-in for a human (one item per prompt)."""
+    existing = uow.session.scalars(select(ReviewItem).where(ReviewItem.prompt_id == prompt.id)).first()
+    if existing is not None:
+        return existing
+    item = ReviewItem(id=uuid.uuid4(), subject_id=prompt.subject_id, prompt_id=prompt.id,
+                      attempt_id=attempt.id if attempt else None, reason=reason,
+                      machine_outcome=prompt.outcome or "inconclusive",
+                      score=attempt.score if attempt else None, threshold=attempt.threshold if attempt else None,
+                      status="open", created_at=uow.clock.now())
+    uow.session.add(item)
+    uow.publish("review.opened", {"item_id": str(item.id), "subject_id": str(item.subject_id), "reason": reason})
+    return item
+
+
+def load(*, uow: UnitOfWork, item_id: uuid.UUID) -> ReviewItem:
+    item = uow.session.scalars(select(ReviewItem).join(Subject, Subject.id == ReviewItem.subject_id)
+                               .where(ReviewItem.id == item_id, subject_visible(uow.actor))).first()
+    if item is None:
+        raise NotFound(f"review item {item_id} not found")
+    return item
+
+
+def list_items(*, uow: UnitOfWork, limit: int, offset: int, status: str | None = None) -> tuple[list[ReviewItem], int]:
+    q = (select(ReviewItem).join(Subject, Subject.id == ReviewItem.subject_id).where(subject_visible(uow.actor))
+         .order_by(ReviewItem.created_at, ReviewItem.id))
+    if status is not None:
+        q = q.where(ReviewItem.status == status)
+    return paged(uow.session, q, limit, offset)
+
+
+def _reference_photos(uow: UnitOfWork, item: ReviewItem) -> list[FacePhoto]:
+    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
+    enrolment_id = attempt.enrolment_id if attempt else None
+    if enrolment_id is None:  # no template at the time: show the current reference, if any
+        enrolment_id = uow.session.scalars(select(FaceEnrolment.id).where(
+            FaceEnrolment.subject_id == item.subject_id, FaceEnrolment.status == "active")).first()
+    return list(uow.session.scalars(select(FacePhoto).where(FacePhoto.enrolment_id == enrolment_id,
+                                                            FacePhoto.photo_sealed.is_not(None))
+                                    .order_by(FacePhoto.created_at, FacePhoto.id))) if enrolment_id else []
+
+
+def detail(*, uow: UnitOfWork, item_id: uuid.UUID) -> ReviewItemDetail:
+    item = load(uow=uow, item_id=item_id)
+    prompt = uow.session.get(CheckInPrompt, item.prompt_id)
+    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
+    decisions = uow.session.scalars(select(ReviewDecision).where(ReviewDecision.item_id == item.id)
+                                    .order_by(ReviewDecision.decided_at))
+    return ReviewItemDetail(
+        **ReviewItemRead.model_validate(item).model_dump(),
+        decision_record=prompt.decision if prompt else None,
+        decisions=[ReviewDecisionRead.model_validate(d) for d in decisions],
+        reference_photo_ids=[p.id for p in _reference_photos(uow, item)],
+        probe_photo_id=attempt.probe_photo_id if attempt else None,
+    )
+
+
+def face_image(*, uow: UnitOfWork, keys: FaceKeyRing, item_id: uuid.UUID, photo_id: uuid.UUID,
+               purpose: str) -> tuple[bytes, str]:
+    """One of the item's faces (a reference or the probe), opened for the reviewer; audited."""
+    item = load(uow=uow, item_id=item_id)
+    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
+    allowed = {p.id for p in _reference_photos(uow, item)} | ({attempt.probe_photo_id} if attempt else set())
+    photo = uow.session.get(FacePhoto, photo_id) if photo_id in allowed else None
+    if photo is None or photo.photo_sealed is None:
+        raise NotFound(f"photo {photo_id} is not part of review item {item_id}")
+    return face_store.read_photo(uow=uow, keys=keys, photo=photo, purpose=purpose), photo.content_type
+
+
+def decide(*, uow: UnitOfWork, item_id: uuid.UUID, data: ReviewDecisionCreate) -> ReviewItem:
+    item = load(uow=uow, item_id=item_id)
+    if uow.actor.kind != "user" or not uow.actor.id:
+        raise Forbidden("only a signed-in reviewer may decide a review item")
+    reviewer = uuid.UUID(uow.actor.id)
+    if item.status == "closed":
+        raise Conflict(f"this item is already closed as {item.outcome}")
+    if reviewer in (item.first_reviewer_id, item.second_reviewer_id):
+        raise Conflict("you have already decided this item: a second, different reviewer must decide")
+    now = uow.clock.now()
+    uow.session.add(ReviewDecision(id=uuid.uuid4(), item_id=item.id, reviewer_id=reviewer,
+                                   decision=data.decision.value, reason=data.reason, decided_at=now))
+    if item.status == "open":
+        item.first_reviewer_id, item.first_decision = reviewer, data.decision.value
+        if data.decision is ADVERSE:
+            item.status = "awaiting_second"  # nothing adverse yet: one person's view is not enough
+        else:
+            _close(uow, item, data.decision)
+        return item
+    item.second_reviewer_id, item.second_decision = reviewer, data.decision.value
+    if data.decision is ADVERSE and item.first_decision == ADVERSE.value:
+        _close_adverse(uow, item)
+    else:
+        _close(uow, item, data.decision)
+    return item
+
+
+def _close(uow: UnitOfWork, item: ReviewItem, outcome: ReviewDecisionKind) -> None:
+    if outcome is ADVERSE:
+        raise AssertionError("adverse outcomes are closed by _close_adverse only")
+    item.status, item.outcome, item.closed_at = "closed", outcome.value, uow.clock.now()
+
+
+def _close_adverse(uow: UnitOfWork, item: ReviewItem) -> None:
+    """The one place an adverse outcome is written: two different reviewers said different person."""
+    if not (item.first_decision == item.second_decision == ADVERSE.value
+            and item.first_reviewer_id and item.second_reviewer_id
+            and item.first_reviewer_id != item.second_reviewer_id):
+        raise AssertionError("an adverse outcome needs two different reviewers deciding so")
+    now = uow.clock.now()
+    item.status, item.outcome, item.closed_at = "closed", ADVERSE.value, now
+    alerts.raise_alert(uow=uow, subject_id=item.subject_id, kind=ALERT_CONFIRMED, category="check_in",
+                       severity="high", occurred_at=now, dedupe_key=f"{ALERT_CONFIRMED}:{item.prompt_id}",
+                       evidence={"review_item_id": str(item.id), "prompt_id": str(item.prompt_id),
+                                 "reviewers": [str(item.first_reviewer_id), str(item.second_reviewer_id)],
+                                 "score": item.score, "threshold": item.threshold})
+
+
+def ground_truth(*, uow: UnitOfWork, limit: int, offset: int) -> tuple[list[GroundTruthRow], int]:
+    """Closed items as labelled pairs (machine score vs the humans' finding) for error monitoring."""
+    q = (select(ReviewItem).join(Subject, Subject.id == ReviewItem.subject_id)
+         .where(subject_visible(uow.actor), ReviewItem.status == "closed").order_by(ReviewItem.closed_at))
+    items, total = paged(uow.session, q, limit, offset)
+    return [GroundTruthRow(item_id=i.id, score=i.score, threshold=i.threshold, machine_outcome=i.machine_outcome,
+                           human_outcome=ReviewDecisionKind(i.outcome),
+                           reviewers=1 + (i.second_reviewer_id is not None), closed_at=i.closed_at)
+            for i in items], total

@@ -1,0 +1,5 @@
+"""Review tests reuse the check-in case, device and real faces."""
+
+from checkins.support import (  # noqa: F401
+    _turn_challenges_only, case, device, enrol, face_jpeg, lfw_images, nuaa, open_prompt,
+)
