@@ -40,7 +40,7 @@ def test_two_faces(engine, two_faces):
 
 
 def test_dark_photo_asks_for_more_light(engine, lfw_frame):
-    dark = (lfw_frame(SAME_A[0]).astype(np.float32) * 0.3).astype(np.uint8)
+    dark = (lfw_frame(SAME_A[0]).astype(np.float32) * 0.2).astype(np.uint8)
     assert _reason(engine, dark) == "too_dark"
     assert "more light" in MESSAGES["too_dark"].lower()
 

@@ -77,6 +77,15 @@ def _central_face(rgb: np.ndarray, faces: list[DetectedFace], predictor) -> tupl
     return predictor(rgb, box), False
 
 
+def refresh_quality(record: ImageRecord, rgb: np.ndarray, dlib_models) -> ImageRecord:
+    from custodes.biometrics.quality import assess
+
+    faces = dlib_models.detect(rgb)
+    report = assess(rgb.shape, faces, dlib_models.chip(rgb, faces[0]) if faces else None)
+    figures = {k: float(v) for k, v in report.figures.items()}
+    return ImageRecord(record.vectors, record.detected, len(faces), report.reason, figures)
+
+
 def compute_record(rgb: np.ndarray, dlib_models, faceres=None) -> ImageRecord:
     """Detect, grade and embed one evaluation image with dlib (and FaceRes), plain and flipped."""
     from custodes.biometrics.quality import assess

@@ -45,7 +45,7 @@ def evaluate(emb: EmbeddedSet, pairs: list[Pair], cal: Calibration, labels_dir: 
     gen, imp = fused[idx.gen_i, idx.gen_j], fused[idx.imp_i, idx.imp_j]
     listed = fused[idx.listed_i, idx.listed_j]
     detected = emb.detected
-    gate = Counter(r or "passed" for r in emb.gate_reasons)
+    gate = Counter(r or "passed" for r in emb.gate_reasons())
     report: dict = {
         "engine": {"calibration": cal.id, "models": {m.name: m.version for m in cal.models},
                    "fusion": [{"model": m.name, "weight": m.weight, "flip": m.flip} for m in cal.models]},

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from custodes.biometrics.embedding_cache import EmbeddingCache, ImageRecord, compute_record
+from custodes.biometrics.embedding_cache import EmbeddingCache, ImageRecord, compute_record, refresh_quality
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,11 @@ class EmbeddedSet:
     def detected(self) -> np.ndarray:
         return np.array([r.detected for r in self.records])
 
-    @property
-    def gate_reasons(self) -> list[str | None]:
-        return [r.gate_reason for r in self.records]
+    def gate_reasons(self, policy=None) -> list[str | None]:
+        """The quality gate's verdict per image, re-judged from cached figures under `policy`."""
+        from custodes.biometrics.quality import DEFAULT_POLICY, judge
+
+        return [judge(r.figures, policy or DEFAULT_POLICY) for r in self.records]
 
 
 def embed_images(images_dir: Path, rel_paths: list[str], *, console=None) -> EmbeddedSet:
@@ -89,6 +91,10 @@ def embed_images(images_dir: Path, rel_paths: list[str], *, console=None) -> Emb
         for rel in rel_paths:
             path = Path(images_dir) / rel
             record = cache.get(path)
+            if record is not None and record.faces and "other_face_ratio" not in record.figures:
+                # Made before the gate recorded every figure it judges on: refresh the figures only.
+                record = refresh_quality(record, load_rgb(path), dlib_models)
+                cache.put(path, record)
             if record is None:
                 if not path.exists():
                     raise FileNotFoundError(f"{path} is referenced by the pairs file but missing")

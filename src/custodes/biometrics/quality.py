@@ -22,9 +22,11 @@ class QualityPolicy:
     # face is not called blurred). LFW's 1st percentile is 0.012; a 2 px blur of a 250 px LFW
     # photo gives about 0.009.
     min_sharpness: float = 0.011
-    min_brightness: float = 50.0
-    max_brightness: float = 215.0
-    min_contrast: float = 14.0
+    # Mean grey of the inner face. LFW spans 51-189; NUAA's live webcam frames 45-221, and those
+    # still match, so the bounds sit outside both: only faces too dark or washed out to use fail.
+    min_brightness: float = 40.0
+    max_brightness: float = 232.0
+    min_contrast: float = 12.0
     max_abs_yaw: float = 0.32
     max_abs_roll: float = 25.0
     min_pitch: float = 0.35
@@ -115,39 +117,49 @@ def assess(
     if not faces:
         return QualityReport("no_face", {}, 0)
     main = faces[0]
-    others = [f for f in faces[1:] if f.box.width >= policy.other_face_ratio * main.box.width]
     pose = main.pose
+    height, width = image_shape[:2]
+    b, slack = main.box, 0.15 * main.box.width
     figures: dict[str, float] = {
         "inter_eye_px": main.landmarks.inter_eye_distance,
         "face_width_px": float(main.box.width),
+        # Width of the largest other face relative to the main one (0 when alone).
+        "other_face_ratio": max((f.box.width / main.box.width for f in faces[1:]), default=0.0),
+        "in_frame": float(b.left >= -slack and b.top >= -slack and b.right <= width + slack and b.bottom <= height + slack),
         "yaw": pose.yaw,
         "pitch": pose.pitch,
         "roll": pose.roll,
     }
     if chip is not None:
         figures.update(chip_figures(chip))
-    count = 1 + len(others)
-    if others:
-        return QualityReport("multiple_faces", figures, count)
+    count = 1 + sum(f.box.width >= policy.other_face_ratio * main.box.width for f in faces[1:])
+    return QualityReport(judge(figures, policy), figures, count)
+
+
+def judge(figures: dict[str, float], policy: QualityPolicy = DEFAULT_POLICY) -> str | None:
+    """The first failed check (in the order a person should fix them), or None. Pure over figures,
+    so an evaluation can re-grade cached figures under another policy."""
+    if not figures:
+        return "no_face"
+    if figures.get("other_face_ratio", 0.0) >= policy.other_face_ratio and figures.get("other_face_ratio", 0.0) > 0:
+        return "multiple_faces"
     if figures["inter_eye_px"] < policy.min_inter_eye_px:
-        return QualityReport("too_small", figures, count)
-    height, width = image_shape[:2]
-    b, slack = main.box, 0.15 * main.box.width
-    if b.left < -slack or b.top < -slack or b.right > width + slack or b.bottom > height + slack:
-        return QualityReport("face_cut_off", figures, count)
+        return "too_small"
+    if not figures.get("in_frame", 1.0):
+        return "face_cut_off"
     if (
-        abs(pose.yaw) > policy.max_abs_yaw
-        or abs(pose.roll) > policy.max_abs_roll
-        or not policy.min_pitch <= pose.pitch <= policy.max_pitch
+        abs(figures["yaw"]) > policy.max_abs_yaw
+        or abs(figures["roll"]) > policy.max_abs_roll
+        or not policy.min_pitch <= figures["pitch"] <= policy.max_pitch
     ):
-        return QualityReport("not_frontal", figures, count)
-    if chip is not None:
+        return "not_frontal"
+    if "brightness" in figures:
         if figures["brightness"] < policy.min_brightness:
-            return QualityReport("too_dark", figures, count)
+            return "too_dark"
         if figures["brightness"] > policy.max_brightness:
-            return QualityReport("too_bright", figures, count)
+            return "too_bright"
         if figures["contrast"] < policy.min_contrast:
-            return QualityReport("low_contrast", figures, count)
+            return "low_contrast"
         if figures["sharpness"] < policy.min_sharpness:
-            return QualityReport("blurred", figures, count)
-    return QualityReport(None, figures, count)
+            return "blurred"
+    return None

@@ -23,10 +23,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 
-from custodes.biometrics.liveness.commands import eval_pad_command, pad_app  # noqa: E402
+from custodes.biometrics.liveness.commands import bench_liveness_command, eval_pad_command, pad_app  # noqa: E402
 
 app.add_typer(pad_app, name="pad")
 eval_app.command("pad")(eval_pad_command)
+bench_app.command("liveness")(bench_liveness_command)
 
 from custodes.biometrics.bench import bench_checkin  # noqa: E402
 from custodes.biometrics.evaluation import eval_faces  # noqa: E402
