@@ -50,7 +50,17 @@ def test_eval_command_reports_apcer_and_bpcer_as_json(tiny, tmp_path):
     assert "APCER" in result.output and "BPCER" in result.output
 
 
-@pytest.mark.parametrize("command", [["pad", "train"], ["eval", "pad"]])
+def test_bench_command_prints_latency_json_with_its_baseline(tiny):
+    result = runner.invoke(app, ["bench", "liveness", "--data", str(tiny), "--check-ins", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["frame_size"] == "640x480" and report["check_ins"] == 3
+    for key in ("passive_check_per_face_given_box", "assess_liveness_with_tracking",
+                "assess_liveness_with_tracking_photo_face_given", "baseline_whole_frame_detection_each_frame"):
+        assert report[key]["median_ms"] > 0
+
+
+@pytest.mark.parametrize("command", [["pad", "train"], ["eval", "pad"], ["bench", "liveness"]])
 def test_a_wrong_folder_gets_one_readable_line(command, tmp_path):
     missing = runner.invoke(app, [*command, "--data", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "is not a folder" in missing.output

@@ -59,6 +59,7 @@ def assess_liveness(
     challenge: Challenge | None,
     faces: Sequence[Sequence[DetectedFace] | DetectedFace | None] | None = None,
     *,
+    first_face: DetectedFace | None = None,
     model: PadModel | None = None,
     rules: ChallengeRules = DEFAULT_RULES,
     mirrored: bool = False,
@@ -67,13 +68,14 @@ def assess_liveness(
 
     `faces` may pass the detections the caller already made (one list of faces, a single face or
     None per frame), so no frame is detected twice; without it, `track_faces` finds them (frame 0
-    searched whole, later frames only near the face). With `challenge=None` only the passive check
+    searched whole unless `first_face` is given, e.g. from the quality gate; later frames only near
+    the face). With `challenge=None` only the passive check
     runs (e.g. for a single photo).
     """
     model = model or load_pad_model()
     if not frames:
         return LivenessResult(False, None, None, ("no frames were sent",), model.version, model.probability_threshold)
-    detected = track_faces(frames) if faces is None else list(faces)
+    detected = track_faces(frames, first_face) if faces is None else list(faces)
     if len(detected) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(detected)} detection results")
     reasons: list[str] = []

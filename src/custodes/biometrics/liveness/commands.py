@@ -1,4 +1,5 @@
-"""The `custodes pad train` and `custodes eval pad` commands (bodies in training and evaluation)."""
+"""The `custodes pad train`, `custodes eval pad` and `custodes bench liveness` commands
+(bodies in training, evaluation and bench)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ def eval_pad_command(
 
     try:
         eval_pad(data, json_out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def bench_liveness_command(
+    data: DataDir = None,
+    check_ins: Annotated[int, typer.Option("--check-ins", min=1, help="NUAA sequences to use")] = 19,
+) -> None:
+    """Latency of the liveness decision (JSON), against whole-frame detection in the same run."""
+    _check(data)
+    from custodes.biometrics.liveness.bench import bench_liveness
+
+    try:
+        bench_liveness(data, check_ins)
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
