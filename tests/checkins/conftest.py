@@ -1,5 +1,12 @@
 """Check-in fixtures (shared with the review tests through `checkins.support`)."""
 
+import sys
+from pathlib import Path
+
+# The shared fixtures live in tests/checkins/support.py, imported as `checkins.support` from both
+# test folders; put tests/ on the path explicitly rather than rely on the import mode.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from checkins.support import (  # noqa: F401
     _turn_challenges_only, case, device, enrol, face_jpeg, lfw_images, nuaa, open_prompt,
 )
