@@ -87,3 +87,11 @@ def test_exported_helpers_for_liveness(engine, lfw_frame):
     assert abs(face.pose.yaw) < 0.3 and abs(face.pose.roll) < 15
     chip = engine.chip(frame, face)
     assert chip.shape == (150, 150, 3) and chip.dtype == np.uint8
+
+
+def test_enrol_from_acquisitions_equals_enrol_from_photos(engine, lfw_frame):
+    photo = lfw_frame(SAME_A[0])
+    from_photo = engine.enrol([photo])
+    from_acquisition = engine.enrol([engine.acquire(photo)])
+    for name in from_photo.embeddings:
+        assert np.allclose(from_photo.embeddings[name], from_acquisition.embeddings[name], atol=1e-6)

@@ -59,6 +59,9 @@ class Acquisition:
     face: DetectedFace
     quality: QualityReport
     embeddings: dict[str, np.ndarray]
+    for_template: bool = False
+    # Kept so that `enrol` can re-embed a probe-style acquisition the way references are embedded.
+    rgb: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -177,19 +180,29 @@ class FaceEngine:
         report = self.assess(rgb, faces)
         if not report.passed:
             raise FaceNotAcquired(report)
-        return Acquisition(face=faces[0], quality=report, embeddings=self.embed(rgb, faces[0], for_template))
+        return Acquisition(face=faces[0], quality=report, embeddings=self.embed(rgb, faces[0], for_template),
+                           for_template=for_template, rgb=rgb)
 
     # -- enrolment and comparison ----------------------------------------------------------
     def enrol(self, photos: Sequence[np.ndarray | Acquisition]) -> Template:
         """A template from one or more photos; every photo must pass the quality gate."""
         if not photos:
             raise ValueError("at least one reference photo is needed")
-        # Pass photos, not Acquisitions made for probes: reference embeddings may average the mirror image.
-        acquired = [p if isinstance(p, Acquisition) else self.acquire(p, for_template=True) for p in photos]
+        acquired = [self._as_reference(p) if isinstance(p, Acquisition) else self.acquire(p, for_template=True)
+                    for p in photos]
         return Template(
             model_versions=self.model_versions,
             embeddings={n: np.stack([a.embeddings[n] for a in acquired]).astype(np.float32) for n in self.models},
         )
+
+    def _as_reference(self, acq: Acquisition) -> Acquisition:
+        """References may average the mirror image too (calibration `flip="template"`)."""
+        differs = any(n.flips(True) != n.flips(False) for n in self.calibration.models)
+        if acq.for_template or not differs:
+            return acq
+        if acq.rgb is None:
+            raise ValueError("this acquisition has no image to re-embed as a reference: pass the photo")
+        return Acquisition(acq.face, acq.quality, self.embed(acq.rgb, acq.face, True), True, acq.rgb)
 
     def compare(
         self, template: Template, probe: Acquisition | Sequence[Acquisition], target_fmr: float | None = None
