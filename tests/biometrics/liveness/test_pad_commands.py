@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from custodes.biometrics.liveness.passive import PadModel
+from custodes.biometrics.liveness.passive import PadModel, load_pad_model
 from custodes.cli.main import app
 
 runner = CliRunner()
@@ -48,6 +48,21 @@ def test_eval_command_reports_apcer_and_bpcer_as_json(tiny, tmp_path):
     assert [r["subject"] for r in report["subjects"]] == list(SUBJECTS)
     assert report["bona_fide_images"] == 12 and report["attack_images"] + sum(report["not_acquired"].values()) == 12
     assert "APCER" in result.output and "BPCER" in result.output
+
+
+def test_eval_command_scores_a_fixed_model_and_says_which_subjects_it_saw(tiny, tmp_path):
+    from custodes.biometrics.liveness.passive import MODEL_PATH
+
+    out = tmp_path / "fixed.json"
+    result = runner.invoke(app, ["eval", "pad", "--data", str(tiny), "--model", str(MODEL_PATH), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert "subjects also in its training data: ['0002', '0003', '0008']" in report["protocol"]
+    assert {r["threshold"] for r in report["subjects"]} == {round(load_pad_model().threshold, 4)}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    refused = runner.invoke(app, ["eval", "pad", "--data", str(tiny), "--model", str(bad)])
+    assert refused.exit_code == 2 and "not a custodes-pad-model/1 file" in refused.output
 
 
 def test_bench_command_prints_latency_json_with_its_baseline(tiny):

@@ -39,14 +39,19 @@ def pad_train_command(
 def eval_pad_command(
     data: DataDir = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="score with this trained model file instead "
+                                               "(e.g. the shipped pad_model.json) at its own threshold")] = None,
 ) -> None:
-    """APCER and BPCER (ISO/IEC 30107-3) by nested leave-one-subject-out."""
+    """APCER and BPCER (ISO/IEC 30107-3) by nested leave-one-subject-out, or of a fixed model."""
     _check(data)
+    if model is not None and not model.is_file():
+        typer.echo(f"error: --model {model} is not a file", err=True)
+        raise typer.Exit(2)
     from custodes.biometrics.liveness.evaluation import eval_pad
 
     try:
-        eval_pad(data, json_out)
-    except FileNotFoundError as exc:
+        eval_pad(data, json_out, model_path=model)
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: not a PAD model file
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

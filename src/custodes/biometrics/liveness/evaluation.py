@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from custodes.biometrics.liveness.passive import FeatureConfig, texture_features
+from custodes.biometrics.liveness.passive import FeatureConfig, PadModel, load_pad_model, texture_features
 from custodes.biometrics.liveness.training import (
     DEFAULT_C,
     THRESHOLD_RULE,
@@ -59,18 +59,31 @@ def nested_evaluation(data: PadDataset, c: float = DEFAULT_C, progress: Progress
         model = fit_linear(data.features[train], data.bona_fide[train], c)
         logits[test] = model.logit(data.features[test])
         accepted[test] = logits[test] >= threshold
-        live, attack = test & data.bona_fide, test & ~data.bona_fide
-        rows.append({
-            "subject": subject,
-            "bona_fide": int(live.sum()),
-            "attacks": int(attack.sum()),
-            "threshold": round(threshold, 4),
-            "apcer": round(float(accepted[attack].mean()), 4) if attack.any() else None,
-            "bpcer": round(float((~accepted[live]).mean()), 4) if live.any() else None,
-        })
+        rows.append(_subject_row(data, subject, accepted, threshold))
         if progress:
             progress.advance(task)
     return {"logits": logits, "accepted": accepted, "subjects": rows}
+
+
+def fixed_model_evaluation(data: PadDataset, model: PadModel) -> dict:
+    """Score every image with one trained model at its own threshold (no fitting, no tuning)."""
+    logits = model.logit(data.features)
+    accepted = logits >= model.threshold
+    rows = [_subject_row(data, s, accepted, model.threshold) for s in sorted(set(data.subjects.tolist()))]
+    return {"logits": logits, "accepted": accepted, "subjects": rows}
+
+
+def _subject_row(data: PadDataset, subject: str, accepted: np.ndarray, threshold: float) -> dict:
+    test = data.subjects == subject
+    live, attack = test & data.bona_fide, test & ~data.bona_fide
+    return {
+        "subject": subject,
+        "bona_fide": int(live.sum()),
+        "attacks": int(attack.sum()),
+        "threshold": round(threshold, 4),
+        "apcer": round(float(accepted[attack].mean()), 4) if attack.any() else None,
+        "bpcer": round(float((~accepted[live]).mean()), 4) if live.any() else None,
+    }
 
 
 def summarise(data: PadDataset, nested: dict) -> dict:
@@ -148,23 +161,37 @@ def passive_latency_ms(data: PadDataset, config: FeatureConfig, repeats: int = 5
     return round(float(np.median(times)), 2)
 
 
-def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: bool = True) -> dict:
-    """Body of `custodes eval pad`: table on stderr-free stdout, then the JSON report."""
+def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: bool = True,
+             model_path: Path | None = None) -> dict:
+    """Body of `custodes eval pad`: the table, then the JSON report on stdout.
+
+    Without `model_path`: nested leave-one-subject-out on `data`. With it: that trained model
+    (e.g. the shipped one) scores `data` at its own threshold, for checks on subjects kept apart.
+    """
     from custodes.config import data_root
 
     data = Path(data) if data else data_root() / "pad" / "nuaa-dev"
     console = Console()
-    config = FeatureConfig()
+    fixed = load_pad_model(model_path) if model_path else None
+    config = fixed.features if fixed else FeatureConfig()
     dataset = load_dataset(list_images(data), config, progress=progress)
-    with Progress(console=console, disable=not progress, transient=True) as bar:
-        nested = nested_evaluation(dataset, progress=bar)
+    if fixed:
+        nested = fixed_model_evaluation(dataset, fixed)
+        seen = sorted(set(dataset.subjects.tolist()) & set(fixed.training.get("subjects", [])))
+        protocol = (f"fixed model {fixed.version} at its threshold; subjects also in its training data: "
+                    f"{seen or 'none'}")
+    else:
+        with Progress(console=console, disable=not progress, transient=True) as bar:
+            nested = nested_evaluation(dataset, progress=bar)
+        protocol = "nested leave-one-subject-out; " + THRESHOLD_RULE + " (inner folds only)"
     summary = summarise(dataset, nested)
     missed = dataset.not_acquired
     report = {
         "data": str(data),
-        "protocol": "nested leave-one-subject-out; " + THRESHOLD_RULE + " (inner folds only)",
+        "protocol": protocol,
         "features": config.as_dict(),
-        "classifier": f"LogisticRegression(C={DEFAULT_C}, class_weight=balanced)",
+        "classifier": fixed.training.get("classifier") if fixed else
+        f"LogisticRegression(C={DEFAULT_C}, class_weight=balanced)",
         "bona_fide_images": int(dataset.bona_fide.sum()),
         "attack_images": int((~dataset.bona_fide).sum()),
         "attack_species": ["printed photo"],
@@ -177,14 +204,16 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
         "challenge_alone": challenge_against_sequences(dataset),
         "subjects": nested["subjects"],
     }
-    table = Table(title="Presentation-attack detection, held-out subjects (ISO/IEC 30107-3)")
+    title = "fixed model" if fixed else "held-out subjects"
+    table = Table(title=f"Presentation-attack detection, {title} (ISO/IEC 30107-3)")
     for column in ("subject", "bona fide", "attacks", "threshold (logit)", "APCER", "BPCER"):
         table.add_column(column, justify="right")
     for r in report["subjects"]:
         table.add_row(r["subject"], str(r["bona_fide"]), str(r["attacks"]), f"{r['threshold']:.3f}",
                       "-" if r["apcer"] is None else f"{r['apcer']:.2%}", "-" if r["bpcer"] is None else f"{r['bpcer']:.2%}")
     table.add_section()
-    table.add_row("all", str(report["bona_fide_images"]), str(report["attack_images"]), "per fold",
+    table.add_row("all", str(report["bona_fide_images"]), str(report["attack_images"]),
+                  f"{fixed.threshold:.3f}" if fixed else "per fold",
                   f"{report['apcer']:.2%}", f"{report['bpcer']:.2%}")
     console.print(table)
     console.print(
