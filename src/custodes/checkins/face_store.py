@@ -7,24 +7,36 @@ to another row does not open. `reencrypt` moves every row onto the active key af
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from custodes.checkins.crypto import FaceKeyRing, Sealed
+from custodes.checkins.crypto import ACTIVE_FILE, FaceKeyRing, Sealed
 from custodes.checkins.models import FaceEnrolment, FacePhoto
 from custodes.uow import UnitOfWork
 
 CONTAINER_KEY = "face_keys"
 
 
+def _key_folder_state(key_dir: Path) -> tuple:
+    """What a rotation changes: the active-key marker and the set of key files."""
+    marker = key_dir / ACTIVE_FILE
+    return (marker.stat().st_mtime_ns if marker.exists() else None,
+            tuple(sorted(p.name for p in key_dir.glob("face_*.key"))) if key_dir.is_dir() else ())
+
+
 def face_keys(container: Any) -> FaceKeyRing:
-    """The container's face key ring, loaded once (a first key is made on a fresh install)."""
-    ring = container.extras.get(CONTAINER_KEY)
-    if ring is None:
-        ring = FaceKeyRing.load(container.settings.key_dir, container.clock.now())
-        container.extras[CONTAINER_KEY] = ring
-    return ring
+    """The container's face key ring; reloaded when the key folder changes, so a running server
+    seals with a newly rotated key without a restart (a first key is made on a fresh install)."""
+    key_dir = container.settings.key_dir
+    cached = container.extras.get(CONTAINER_KEY)
+    state = _key_folder_state(key_dir)
+    if cached is None or cached[0] != state:
+        ring = FaceKeyRing.load(key_dir, container.clock.now())
+        container.extras[CONTAINER_KEY] = (_key_folder_state(key_dir), ring)
+        return ring
+    return cached[1]
 
 
 def _photo_context(photo: FacePhoto) -> str:
