@@ -54,6 +54,30 @@ class LivenessResult:
         }
 
 
+def _one_face_per_frame(detected) -> tuple[list[DetectedFace | None], list[str], list[str]]:
+    """The face to judge in each frame, with failure reasons (two faces) and notes (no face)."""
+    chosen: list[DetectedFace | None] = []
+    reasons: list[str] = []
+    notes: list[str] = []
+    for i, found in enumerate(detected):
+        if found is not None and not isinstance(found, DetectedFace):
+            if len(found) > 1:
+                # A second face (a photo held beside the wearer, a bystander) makes the frame unusable.
+                reasons.append(f"{len(found)} faces in frame {i}")
+                chosen.append(None)
+                continue
+            found = found[0] if found else None
+        if found is None:
+            notes.append(f"no face in frame {i}")
+        chosen.append(found)
+    return chosen, reasons, notes
+
+
+def _passive_logits(frames, chosen, model: PadModel) -> list[float | None]:
+    return [None if face is None or abs(face.pose.yaw) > PASSIVE_MAX_ABS_YAW else model.score_face(frame, face.box)
+            for frame, face in zip(frames, chosen, strict=True)]
+
+
 def assess_liveness(
     frames: Sequence[np.ndarray],
     challenge: Challenge | None,
@@ -69,8 +93,7 @@ def assess_liveness(
     `faces` may pass the detections the caller already made (one list of faces, a single face or
     None per frame), so no frame is detected twice; without it, `track_faces` finds them (frame 0
     searched whole unless `first_face` is given, e.g. from the quality gate; later frames only near
-    the face). With `challenge=None` only the passive check
-    runs (e.g. for a single photo).
+    the face). With `challenge=None` only the passive check runs (e.g. for a single photo).
     """
     model = model or load_pad_model()
     if not frames:
@@ -78,55 +101,33 @@ def assess_liveness(
     detected = track_faces(frames, first_face) if faces is None else list(faces)
     if len(detected) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(detected)} detection results")
-    reasons: list[str] = []
-    notes: list[str] = []
-    chosen: list[DetectedFace | None] = []
-    for i, found in enumerate(detected):
-        if found is None or isinstance(found, DetectedFace):
-            chosen.append(found)
-            if found is None:
-                notes.append(f"no face in frame {i}")
-            continue
-        if len(found) > 1:
-            # A second face (a photo held beside the wearer, a bystander) makes the frame unusable.
-            reasons.append(f"{len(found)} faces in frame {i}")
-            chosen.append(None)
-        else:
-            chosen.append(found[0] if found else None)
-            if not found:
-                notes.append(f"no face in frame {i}")
+    chosen, reasons, notes = _one_face_per_frame(detected)
+    crowded = bool(reasons)  # two faces in any frame fail: the frames must show one person only
 
-    frame_scores: list[float | None] = []
-    for frame, face in zip(frames, chosen, strict=True):
-        if face is None or abs(face.pose.yaw) > PASSIVE_MAX_ABS_YAW:
-            frame_scores.append(None)
-        else:
-            frame_scores.append(model.score_face(frame, face.box))
-    scored = [s for s in frame_scores if s is not None]
-    passive_score = probability(float(np.mean(scored))) if scored else None
-    passive_ok = bool(scored) and float(np.mean(scored)) >= model.threshold
-    if not scored:
+    logits = _passive_logits(frames, chosen, model)
+    scored = [s for s in logits if s is not None]
+    mean_logit = float(np.mean(scored)) if scored else None
+    passive_score = None if mean_logit is None else probability(mean_logit)
+    passive_ok = mean_logit is not None and mean_logit >= model.threshold
+    if mean_logit is None:
         reasons.append("no frontal face to check for a presentation attack")
     elif not passive_ok:
-        reasons.append(
-            f"looks like a photo or screen, not a live face (score {passive_score:.2f} < {model.probability_threshold:.2f})"
-        )
+        reasons.append(f"looks like a photo or screen, not a live face "
+                       f"(score {passive_score:.2f} < {model.probability_threshold:.2f})")
 
     verdict = None
     if challenge is not None:
         verdict = judge_challenge(challenge, [f.landmarks if f else None for f in chosen], rules, mirrored)
         reasons += list(verdict.reasons)
     challenge_ok = None if verdict is None else verdict.ok
-    # Two faces in any frame fail too: the frames must show one person only.
-    passed = passive_ok and challenge_ok is not False and not any(" faces in frame " in r for r in reasons)
     return LivenessResult(
-        passed=passed,
+        passed=passive_ok and challenge_ok is not False and not crowded,
         passive_score=passive_score,
         challenge_ok=challenge_ok,
         reasons=tuple(dict.fromkeys(reasons)),
         notes=tuple(notes),
         model_version=model.version,
         passive_threshold=model.probability_threshold,
-        frame_scores=tuple(None if s is None else probability(s) for s in frame_scores),
+        frame_scores=tuple(None if s is None else probability(s) for s in logits),
         challenge=verdict,
     )
