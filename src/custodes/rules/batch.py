@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from custodes.rules.batch_zones import NO_TIME, Atlas, classify_circles, hysteresis
+from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
 from custodes.rules.engine import FUTURE_TOLERANCE, apply_classified_fix, evaluate_tick, next_due, zone_event
 from custodes.rules.models import Event, Fix, RuleSet, SubjectState, ZoneState
 from custodes.rules.movement import haversine_m, implausible, movement_event
@@ -76,14 +76,15 @@ class BatchEvaluator:
         self.rules = list(rulesets)
         self.states = list(states) if states is not None else [SubjectState(s) for s in subject_ids]
         k = max((len(r.zones) for r in self.rules), default=0)
-        self.kind = np.full((n, k), -1, np.int8)  # -1 no zone, 0 circle, 1 polygon
+        self.kind = np.full((n, k), -1, np.int8)  # -1 no zone, 0 circle, 1 raster polygon, 2 small polygon
         self.poly = np.zeros((n, k), np.int64)
         self.circle = np.zeros((5, n, k))  # lat0, lon0, kx, ky, radius
         self.margin = np.zeros((n, k))
         self.dwell = np.zeros((n, k), np.int64)
         self.curfew_zone = np.zeros((n, k), bool)
         polys: dict[int, int] = {}
-        shapes = []
+        smalls: dict[int, int] = {}
+        shapes, small_shapes = [], []
         for i, r in enumerate(self.rules):
             cz_ids = r.curfew_zone_ids()
             for j, cz in enumerate(r.compiled):
@@ -91,6 +92,11 @@ class BatchEvaluator:
                 if s.radius is not None:
                     self.kind[i, j] = 0
                     self.circle[:, i, j] = (s.lat0, s.lon0, s.kx, s.ky, s.radius)
+                elif s.segs is not None:
+                    self.kind[i, j] = 2
+                    self.poly[i, j] = smalls.setdefault(id(s), len(small_shapes))
+                    if self.poly[i, j] == len(small_shapes):
+                        small_shapes.append(s)
                 else:
                     self.kind[i, j] = 1
                     if id(s) not in polys:
@@ -101,8 +107,11 @@ class BatchEvaluator:
                 self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
                 self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
         self.atlas = Atlas.build(shapes)
+        self.small = SmallPolygons.build(small_shapes)
         self.max_speed = np.array([r.max_speed_mps for r in self.rules])
         self.silent_after = np.array([timedelta(seconds=r.silent_after_s) // US for r in self.rules], np.int64)
+        self.speeds_differ = bool(n and np.any(self.max_speed != self.max_speed[0]))
+        self.silences_differ = bool(n and np.any(self.silent_after != self.silent_after[0]))
         self.side = np.zeros((n, k), np.int64)
         self.since = np.full((n, k), NO_TIME, np.int64)
         self.pend = np.zeros((n, k), np.int64)
@@ -120,6 +129,7 @@ class BatchEvaluator:
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
+        self.pairs = 0  # (fix, zone) pairs classified one by one (the rest were judged per subject)
         for i in range(n):
             self._load(i, self.states[i])
 

@@ -57,6 +57,7 @@ def windows_starting(rule: CurfewRule, after: datetime, upto: datetime) -> list[
     return out
 
 
+@lru_cache(maxsize=65536)  # a population shares a few rules and instants
 def next_window(rule: CurfewRule, after: datetime) -> tuple[datetime, datetime] | None:
     """The first window starting strictly after `after` (None when the recurrence has ended)."""
     zone = ZoneInfo(rule.tz)

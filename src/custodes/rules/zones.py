@@ -21,8 +21,9 @@ from custodes.rules.models import Circle, ZoneRule, ZoneState
 
 _A = 6378137.0
 _E2 = 6.69437999014e-3
-_GRID_PAD_M = 1000.0
+_GRID_PAD_M = 250.0
 _GRID_TARGET_CELLS = 40_000
+SMALL_EDGES = 32  # polygons with at most this many edges skip the raster
 _CLEAR_CAP_M = 200.0  # fixes needing more clearance than this take the exact path
 
 
@@ -60,6 +61,7 @@ class Shape:
     radius: float | None  # circles
     polygon: shapely.Geometry | None
     edges: shapely.STRtree | None
+    segs: np.ndarray | None = None  # (m, 4) edges of a small polygon, decided in plain numpy
 
     def to_xy(self, lon, lat):
         return (np.asarray(lon, dtype=np.float64) - self.lon0) * self.kx, (
@@ -71,6 +73,8 @@ class Shape:
         if self.radius is not None:
             s = np.hypot(x, y) - self.radius
             return s < 0, np.abs(s)
+        if self.segs is not None:
+            return small_polygon_side(self.segs[None], np.zeros(len(x), np.int64), x, y)
         inside = shapely.contains_xy(self.polygon, x, y)
         _, dist = self.edges.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
         return inside, dist
@@ -87,9 +91,13 @@ class CompiledZone:
 
     def classify(self, lon, lat, accuracy_m) -> np.ndarray:
         """+1 confidently inside, -1 confidently outside, 0 uncertain (exact)."""
-        inside, dist = self.shape.side_and_distance(lon, lat)
         need = np.asarray(accuracy_m, dtype=np.float64) + self.rule.margin_m
-        return np.where(dist >= need, np.where(inside, 1, -1), 0).astype(np.int8)
+        s = self.shape
+        if s.radius is not None:
+            return classify_circles(np.asarray(lon, np.float64), np.asarray(lat, np.float64), need,
+                                    s.lat0, s.lon0, s.kx, s.ky, s.radius)
+        inside, dist = s.side_and_distance(lon, lat)
+        return sides(inside, dist >= need)
 
     def signed_distance(self, lon: float, lat: float) -> float:
         """Metres from the boundary, negative inside (for evidence)."""
@@ -97,13 +105,41 @@ class CompiledZone:
         return float(-dist[0] if inside[0] else dist[0])
 
 
+_KEYS: dict[int, tuple] = {}  # id(geojson dict) -> (dict, key): shared zones are serialised once
+
+
+def sides(inside: np.ndarray, sure: np.ndarray) -> np.ndarray:
+    """+1 where surely inside, -1 where surely outside, else 0 (int8)."""
+    return (sure & inside).view(np.int8) - (sure & ~inside).view(np.int8)
+
+
+def classify_circles(lon, lat, need, lat0, lon0, kx, ky, radius) -> np.ndarray:
+    """Circle classes from squared distances (no square roots): the whole accuracy circle plus
+    margin must lie inside (d + need <= r, d < r) or outside (d >= r + need)."""
+    x = (lon - lon0) * kx
+    y = (lat - lat0) * ky
+    d2 = x * x + y * y
+    inner = radius - need
+    outer = radius + need
+    inside = (inner >= 0) & (d2 <= inner * inner) & (d2 < radius * radius)
+    outside = d2 >= outer * outer
+    return inside.view(np.int8) - outside.view(np.int8)
+
+
 def _geometry_key(geometry) -> tuple:
     if isinstance(geometry, Circle):
         return ("circle", geometry.lat, geometry.lon, geometry.radius_m)
     if isinstance(geometry, dict):
+        hit = _KEYS.get(id(geometry))
+        if hit is not None and hit[0] is geometry:
+            return hit[1]
         import json
 
-        return ("geojson", json.dumps(geometry.get("geometry", geometry), sort_keys=True))
+        key = ("geojson", json.dumps(geometry.get("geometry", geometry), sort_keys=True))
+        if len(_KEYS) > 4096:
+            _KEYS.clear()
+        _KEYS[id(geometry)] = (geometry, key)
+        return key
     raise ValueError("zone geometry must be a GeoJSON dict or a Circle")
 
 
@@ -139,8 +175,26 @@ def _compile_shape(key: tuple) -> Shape:
     for ring in rings:
         c = shapely.get_coordinates(ring)
         segs.append(np.stack([c[:-1], c[1:]], axis=1))
-    edges = shapely.STRtree(shapely.linestrings(np.concatenate(segs)))
-    return Shape(lat0, lon0, kx, ky, None, local, edges)
+    segs = np.concatenate(segs)
+    edges = shapely.STRtree(shapely.linestrings(segs))
+    small = segs.reshape(-1, 4) if len(segs) <= SMALL_EDGES else None
+    return Shape(lat0, lon0, kx, ky, None, local, edges, small)
+
+
+def small_polygon_side(segs: np.ndarray, which: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """(inside?, distance to the boundary) against polygons `segs[which]` (edge lists padded with
+    zero-length edges), by crossing number and point-to-segment distance, one edge at a time."""
+    inside = np.zeros(len(x), bool)
+    best = np.full(len(x), np.inf)
+    for m in range(segs.shape[1]):
+        ax, ay, bx, by = (segs[which, m, i] for i in range(4))
+        dx, dy = bx - ax, by - ay
+        px, py = x - ax, y - ay
+        crosses = (ay > y) != (by > y)
+        inside ^= crosses & (px < dx * py / np.where(crosses, dy, 1.0))
+        u = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0.0, 1.0)
+        best = np.minimum(best, np.hypot(px - u * dx, py - u * dy))
+    return inside, best
 
 
 @lru_cache(maxsize=1024)
@@ -169,14 +223,25 @@ def _grid(s: Shape) -> Grid:
     near = np.repeat(np.repeat(near_block, b, axis=0), b, axis=1)[:ny, :nx].ravel()
     dist = np.full(nx * ny, _CLEAR_CAP_M + half)
     idx = np.flatnonzero(near)
-    _, dist[idx] = s.edges.query_nearest(shapely.points(gx.ravel()[idx], gy.ravel()[idx]),
-                                         return_distance=True, all_matches=False)
+    dist[idx] = _edge_distance(s, gx.ravel()[idx], gy.ravel()[idx])
     dist = np.minimum(dist, _CLEAR_CAP_M + half)
     # A cell is wholly on its centre's side when the edge is farther than its half-diagonal;
     # the millimetre takes away float32 rounding so the raster can only ever be conservative.
     clear = np.maximum(dist - half - 1e-3, 0.0).astype(np.float32)
     pad = _GRID_PAD_M - 1e-3
     return Grid(minx, miny, cell, nx, ny, inside, clear, pad)
+
+
+def _edge_distance(s: Shape, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Distance to the nearest edge; plain numpy for small polygons (home squares), else the tree."""
+    segs = shapely.get_coordinates(s.edges.geometries).reshape(-1, 4)
+    if len(segs) > 64:
+        return s.edges.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)[1]
+    ax, ay, bx, by = (segs[:, i][None, :] for i in range(4))
+    dx, dy = bx - ax, by - ay
+    px, py = x[:, None] - ax, y[:, None] - ay
+    u = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0.0, 1.0)
+    return np.hypot(px - u * dx, py - u * dy).min(axis=1)
 
 
 def step_zone(zs: ZoneState, side: int, at: datetime, dwell_s: float) -> tuple[ZoneState, bool]:
