@@ -33,6 +33,7 @@ def bench_ingest_command(
     seconds: Annotated[float, typer.Option(help="how long to upload for, per database")] = 20.0,
     uploaders: Annotated[int, typer.Option(help="concurrent uploading clients")] = 4,
     workers: Annotated[int, typer.Option(help="`custodes worker` processes beside the API")] = 1,
+    rate: Annotated[float, typer.Option(help="offered load in fixes/s (0: as fast as possible)")] = 0,
     databases: Annotated[str, typer.Option(help="comma-separated: sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[str, typer.Option(help="PostgreSQL URL (a private schema is made and dropped)")] =
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -41,4 +42,4 @@ def bench_ingest_command(
     from custodes.telemetry.bench import run
 
     run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
-        databases=[d for d in databases.split(",") if d], pg_url=pg_url)
+        databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate)

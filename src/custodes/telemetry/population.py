@@ -42,7 +42,8 @@ def enrol(container: Container, agency_id: uuid.UUID, *, home: tuple[float, floa
           until: datetime, home_radius_m: float = 100.0, exclusions: list[dict] = (),
           curfew: tuple[str, int] | None = ("2027-01-01T19:00:00", 12 * 60),
           time_zone: str = "Europe/London") -> Monitored:
-    """One person: an active order from `since`, a home circle, exclusion zones (GeoJSON geometries),
+    """One person: an active order from `since`, a home circle, exclusion zones (GeoJSON geometries
+    or `{"circle": {...}}`),
     an optional nightly curfew at home (local start, minutes), and a device assigned from `since`."""
     tag = secrets.token_hex(5)
     with container.uow(caseworker(agency_id)) as uow:
@@ -56,8 +57,8 @@ def enrol(container: Container, agency_id: uuid.UUID, *, home: tuple[float, floa
         uow.session.flush()
         specs: list[dict] = [{"kind": "zone", "name": "home", "zone_type": "inclusion",
                               "circle": {"lat": home[0], "lon": home[1], "radius_m": home_radius_m}}]
-        specs += [{"kind": "zone", "name": f"exclusion {i}", "zone_type": "exclusion", "geometry": g}
-                  for i, g in enumerate(exclusions)]
+        specs += [{"kind": "zone", "name": f"exclusion {i}", "zone_type": "exclusion",
+                   **({"geometry": z} if "type" in z else z)} for i, z in enumerate(exclusions)]
         if curfew:
             specs.append({"kind": "curfew", "start_local": curfew[0], "rrule": "FREQ=DAILY",
                           "duration_minutes": curfew[1], "zone_name": "home"})

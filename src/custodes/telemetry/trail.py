@@ -24,12 +24,13 @@ def _dt(ms: int) -> datetime:
 
 
 def append(session: Session, *, subject_id: uuid.UUID, device_id: uuid.UUID, batch_seq: int,
-           cols: FixColumns) -> TrailSegment | None:
+           cols: FixColumns, packed: bytes | None = None) -> TrailSegment | None:
+    """Store fixes as one segment; `packed` is `segment.pack(cols)` when the caller has it already."""
     if not len(cols):
         return None
     row = TrailSegment(subject_id=subject_id, device_id=device_id, batch_seq=batch_seq,
                        t_start=_dt(int(cols.t_ms.min())), t_end=_dt(int(cols.t_ms.max())), n=len(cols),
-                       data=segment.pack(cols))
+                       data=packed or segment.pack(cols))
     session.add(row)
     return row
 
