@@ -44,10 +44,9 @@ from custodes.telemetry.commands import bench_ingest_command, worker_command  # 
 app.command("worker")(worker_command)
 bench_app.command("ingest")(bench_ingest_command)
 
-from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
+from custodes.rules.bench import bench_rules  # noqa: E402
 
-app.command("worker")(worker_command)
-bench_app.command("ingest")(bench_ingest_command)
+bench_app.command("rules")(bench_rules)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 

@@ -1,0 +1,21 @@
+"""`custodes bench rules` end to end on a tiny population (the figures come from the command)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from custodes.cli.main import app
+
+
+def test_bench_rules_prints_figures_settings_and_baselines():
+    result = CliRunner().invoke(app, ["bench", "rules", "--subjects", "300", "--fixes-per-subject", "4",
+                                      "--batches", "2", "--baseline-fixes", "50", "--borough-share", "1"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    report = json.loads(out[out.index("{"):])
+    assert report["fixes"] == 300 * 4 * 2 and report["settings"]["subjects"] == 300
+    assert report["fixes_per_s"] > 0 and report["baselines"]["scalar_evaluator"]["fixes"] == 50
+    assert report["baselines"]["shapely_contains_xy"]["pairs"] >= 300 * 4
+    assert report["zones_per_subject"] > 1 and report["scalar_subject_batches"] == 0
+    assert set(report["events"]) <= {"inclusion_zone_exited", "inclusion_zone_returned", "exclusion_zone_entered",
+                                     "exclusion_zone_exited", "implausible_movement"}
