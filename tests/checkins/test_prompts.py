@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -42,6 +43,14 @@ def _in(minute: int, start: time, end: time) -> bool:
     return s <= minute < e if s < e else (minute >= s or minute < e)
 
 
+@functools.cache
+def _allowed_minutes(policy: CheckInPolicy) -> tuple[bool, ...]:
+    """For each local minute of the day: inside the waking window and outside every quiet period."""
+    return tuple(_in(m, policy.waking_start, policy.waking_end)
+                 and not any(_in(m, q_start, q_end) for q_start, q_end in policy.quiet_hours)
+                 for m in range(1440))
+
+
 def assert_day_obeys(policy: CheckInPolicy, day: date, slots, prev_open: datetime | None) -> None:
     """Check one drawn day minute by minute with zoneinfo, independently of the draw's own code."""
     zone = ZoneInfo(policy.time_zone)
@@ -54,12 +63,16 @@ def assert_day_obeys(policy: CheckInPolicy, day: date, slots, prev_open: datetim
         wraps = policy.waking_end <= policy.waking_start and policy.waking_end != policy.waking_start
         belongs_to = local_open.date() - timedelta(days=1) if wraps and local_open.time() < policy.waking_end else local_open.date()
         assert belongs_to == day, (day, local_open)
-        for k in range(policy.response_window_minutes):
-            wall = (slot.opens_at + timedelta(minutes=k)).astimezone(zone)
-            m = wall.hour * 60 + wall.minute
-            assert _in(m, policy.waking_start, policy.waking_end), (day, wall, "outside waking window")
-            for q_start, q_end in policy.quiet_hours:
-                assert not _in(m, q_start, q_end), (day, wall, "in quiet hours")
+        last = (slot.closes_at - timedelta(minutes=1)).astimezone(zone)
+        if last.utcoffset() == local_open.utcoffset():  # no clock change inside: walk the wall clock
+            start = local_open.hour * 60 + local_open.minute
+            walls = [(start + k) % 1440 for k in range(policy.response_window_minutes)]
+        else:  # a DST change inside the window: convert every minute
+            walls = [(lambda w: w.hour * 60 + w.minute)((slot.opens_at + timedelta(minutes=k)).astimezone(zone))
+                     for k in range(policy.response_window_minutes)]
+        allowed = _allowed_minutes(policy)
+        bad = [m for m in walls if not allowed[m]]
+        assert not bad, (day, local_open, "outside waking hours or inside quiet hours", bad)
         if prev_open is not None:
             gap = slot.opens_at - prev_open
             assert gap >= timedelta(minutes=policy.min_gap_minutes), (day, gap)
@@ -77,6 +90,26 @@ def test_draw_never_breaks_the_policy_over_10000_days(name: str) -> None:
         short_days += len(slots) < policy.prompts_per_day
         prev = slots[-1].opens_at if slots else prev
     assert short_days == 0  # these policies leave room for every prompt, DST days included
+
+
+def test_the_policy_checker_catches_each_kind_of_breach() -> None:
+    """The 10,000-day test can fail: the checker rejects each way a schedule could break the policy."""
+    day = date(2026, 6, 1)  # BST: local = UTC + 1
+    at = lambda h, m: datetime(2026, 6, 1, h - 1, m, tzinfo=UTC)  # noqa: E731 - local wall time to UTC
+    slot = lambda h, m, r=15: prompts.PromptSlot(at(h, m), at(h, m) + timedelta(minutes=r))  # noqa: E731
+    for slots, prev in [
+        ([slot(12, 40)], None),  # in quiet hours
+        ([slot(12, 20)], None),  # the response window runs into quiet hours
+        ([slot(6, 50)], None),  # before waking
+        ([slot(21, 50)], None),  # the window runs past the end of waking hours
+        ([slot(9, 0), slot(9, 30)], None),  # closer than the minimum gap
+        ([slot(9, 0)], at(8, 30)),  # too close to the previous day's last prompt (as carried over)
+        ([slot(9, 0, 20)], None),  # wrong response window
+        ([slot(9, 0)] * 6, None),  # too many
+    ]:
+        with pytest.raises(AssertionError):
+            assert_day_obeys(LONDON, day, slots, prev)
+    assert_day_obeys(LONDON, day, [slot(9, 0), slot(10, 0)], None)  # and a good day passes
 
 
 def test_dst_days_use_real_instants() -> None:
@@ -189,29 +222,25 @@ def test_no_correlation_between_consecutive_days(london_days) -> None:
     assert abs(np.corrcoef(mean[:-1], mean[1:])[0, 1]) < bound
 
 
-def _occupancy(days: list[list[int]]) -> np.ndarray:
-    occ = np.zeros((len(days), 24))
-    for i, day in enumerate(days):
-        for m in day:
-            occ[i, m // 60] = 1
-    return occ
-
-
 def _predictor_edge(days: list[list[int]]) -> tuple[float, float, float]:
-    """Train on the first 70 % of days to predict the hour of a day's first prompt from the
-    previous three days' prompts and the weekday; report held-out accuracy, the accuracy of
-    always guessing the commonest hour, and the standard error of that baseline."""
-    from sklearn.linear_model import LogisticRegression
-
-    occ = _occupancy(days)
-    x = np.hstack([occ[2:-1], occ[1:-2], occ[:-3], np.eye(7)[np.arange(3, len(days)) % 7]])
-    y = np.array([day[0] // 60 for day in days[3:]])
-    cut = int(len(y) * 0.7)
-    model = LogisticRegression(max_iter=300).fit(x[:cut], y[:cut])
-    acc = float((model.predict(x[cut:]) == y[cut:]).mean())
-    values, counts = np.unique(y[:cut], return_counts=True)
-    base = float((y[cut:] == values[counts.argmax()]).mean())
-    se = float(np.sqrt(max(base * (1 - base), 1e-4) / (len(y) - cut)))
+    """Train a naive Bayes predictor on the first 70 % of days and test it on the rest: it guesses
+    the hour of a day's middle prompt from the hours of all of the previous day's prompts and the
+    weekday. Report its held-out accuracy, the accuracy of always guessing the commonest hour,
+    and that baseline's standard error."""
+    hours = np.array([[m // 60 for m in day] for day in days])  # (days, 5)
+    target = hours[1:, 2]
+    features = np.column_stack([hours[:-1], np.arange(1, len(days)) % 7])  # previous day + weekday
+    cut = int(len(target) * 0.7)
+    prior = np.bincount(target[:cut], minlength=24) + 1.0
+    score = np.tile(np.log(prior / prior.sum()), (len(target) - cut, 1))
+    for f in range(features.shape[1]):
+        table = np.ones((24, 24))  # counts with add-one smoothing: table[feature value, target hour]
+        np.add.at(table, (features[:cut, f], target[:cut]), 1)
+        score += np.log(table / table.sum(axis=0, keepdims=True))[features[cut:, f]]  # log P(value | hour)
+    guess = score.argmax(axis=1)
+    acc = float((guess == target[cut:]).mean())
+    base = float((target[cut:] == prior.argmax()).mean())
+    se = float(np.sqrt(base * (1 - base) / (len(target) - cut)))
     return acc, base, se
 
 
