@@ -111,3 +111,12 @@ def test_state_survives_a_json_round_trip_mid_window(fix_at):
     restored = SubjectState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
     assert [e.to_dict() for e in run(rules(), out, restored)[1]] == [e.to_dict() for e in run(rules(), out, state)[1]]
+
+
+def test_a_window_starting_in_the_skipped_hour_starts_at_the_same_instant():
+    # 01:30 does not exist in London on 28 March 2027; it is read with the GMT offset (fold=0),
+    # i.e. 01:30 UTC (02:30 BST); the window still ends at 05:30 wall-clock time (BST).
+    early = CurfewRule("early", "home", "FREQ=DAILY", datetime(2027, 3, 20, 1, 30), timedelta(hours=4))
+    assert windows_starting(early, at(2027, 3, 28), at(2027, 3, 29)) == [(at(2027, 3, 28, 1, 30), at(2027, 3, 28, 4, 30))]
+    # Repeated hour in October: 01:30 happens twice; the first (BST) is used.
+    assert windows_starting(early, at(2027, 10, 31), at(2027, 11, 1)) == [(at(2027, 10, 31, 0, 30), at(2027, 10, 31, 5, 30))]

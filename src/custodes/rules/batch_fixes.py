@@ -96,7 +96,8 @@ def evaluate_batch(ev, b, now: datetime) -> list[Event]:
             one = circles_one_side(*ebox, *ev.circle[:, gs, ek])
         else:
             one = (ev.atlas if kind == 1 else ev.small).one_side(ev.poly[gs, ek], *ebox)
-        side0, pend0 = ev.side[gs, ek], ev.pend[gs, ek]
+        flat = gs * kinds.shape[1] + ek
+        side0, pend0 = ev.side.ravel().take(flat), ev.pend.ravel().take(flat)
         we = np.flatnonzero((one != side0) | (side0 == 0) | (pend0 != 0))
         if we.size == 0:
             continue

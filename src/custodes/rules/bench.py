@@ -111,11 +111,12 @@ def scalar_baseline(rulesets, states, batch: FixBatch, now, limit: int) -> dict:
     """The per-fix evaluator on the first `limit` fixes of a batch."""
     st = list(states)
     fixes = [(int(batch.subject[j]), batch.fix(j)) for j in range(min(limit, len(batch)))]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for i, f in fixes:
         st[i], _ = evaluate_fix(st[i], f, rulesets[i], now)
-    wall = time.perf_counter() - t
-    return {"fixes": len(fixes), "wall_s": round(wall, 4), "fixes_per_s": round(len(fixes) / wall)}
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    return {"fixes": len(fixes), "wall_s": round(wall, 4), "fixes_per_s": round(len(fixes) / wall),
+            "fixes_per_cpu_s": round(len(fixes) / max(cpu, 1e-9))}
 
 
 def shapely_baseline(ev: BatchEvaluator, batch: FixBatch, limit: int) -> dict:
@@ -142,14 +143,15 @@ def shapely_baseline(ev: BatchEvaluator, batch: FixBatch, limit: int) -> dict:
             pair_fix.append(js)
             pair_geom.append(np.full(len(js), index[id(cz.shape)]))
     pf, pg = np.concatenate(pair_fix), np.concatenate(pair_geom)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     f = frames_arr[pg]
     x = (lon[pf] - f[:, 1]) * f[:, 2]
     y = (lat[pf] - f[:, 0]) * f[:, 3]
     inside = shapely.contains_xy(geoms_arr[pg], x, y)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     return {"fixes": n, "pairs": int(len(pf)), "inside_pairs": int(inside.sum()), "wall_s": round(wall, 4),
-            "fixes_per_s": round(n / wall), "pairs_per_s": round(len(pf) / wall)}
+            "fixes_per_s": round(n / wall), "fixes_per_cpu_s": round(n / max(cpu, 1e-9)),
+            "pairs_per_s": round(len(pf) / wall)}
 
 
 def run(subjects: int, fixes_per_subject: int, batches: int, borough_share: float, curfew_share: float,
@@ -213,8 +215,10 @@ def run(subjects: int, fixes_per_subject: int, batches: int, borough_share: floa
         "baselines": {"scalar_evaluator": base_scalar, "shapely_contains_xy": base_shapely},
         "speedup_vs_scalar": round(rate / base_scalar["fixes_per_s"], 1),
         "speedup_vs_shapely_contains": round(rate / base_shapely["fixes_per_s"], 2),
+        "speedup_vs_shapely_contains_cpu": round(fixes / sum(cpus[1:]) / base_shapely["fixes_per_cpu_s"], 2),
         "target_fixes_per_s": 3_000_000,
         "meets_target": rate >= 3_000_000,
+        "meets_target_in_cpu_time": fixes / sum(cpus[1:]) >= 3_000_000,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -257,12 +261,15 @@ def bench_rules(
     table = Table(title="custodes bench rules")
     table.add_column("path")
     table.add_column("fixes/s", justify="right")
-    table.add_row("batch evaluator (wall)", f"{result['fixes_per_s']:,}")
-    table.add_row("batch evaluator (CPU)", f"{result['fixes_per_cpu_s']:,}")
-    table.add_row("shapely contains_xy, containment only", f"{result['baselines']['shapely_contains_xy']['fixes_per_s']:,}")
-    table.add_row("scalar evaluator", f"{result['baselines']['scalar_evaluator']['fixes_per_s']:,}")
+    table.add_column("fixes/CPU-s", justify="right")
+    table.add_row("batch evaluator", f"{result['fixes_per_s']:,}", f"{result['fixes_per_cpu_s']:,}")
+    for name, key in (("shapely contains_xy (containment only)", "shapely_contains_xy"),
+                      ("scalar evaluator", "scalar_evaluator")):
+        base = result["baselines"][key]
+        table.add_row(name, f"{base['fixes_per_s']:,}", f"{base['fixes_per_cpu_s']:,}")
     err.print(table)
     verdict = "meets" if result["meets_target"] else "falls short of"
-    err.print(f"{result['fixes']:,} fixes, {result['zones_per_subject']} zones per person: "
-              f"{verdict} the 3,000,000 fixes/s target (load average {result['load_average_1m']}).")
+    cpu = "meets" if result["meets_target_in_cpu_time"] else "falls short of"
+    err.print(f"{result['fixes']:,} fixes, {result['zones_per_subject']} zones per person: in wall time it {verdict} "
+              f"the 3,000,000 fixes/s target, in CPU time it {cpu} it (load average {result['load_average_1m']}).")
     print(json.dumps(result, indent=2))
