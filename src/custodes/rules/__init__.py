@@ -29,7 +29,15 @@ Stable interface (for the telemetry pipeline):
   device_resumed, implausible_movement.
 * A fix not newer than the last applied fix (duplicate, late arrival) is a no-op, as is a fix or
   status dated more than five minutes after `now`. Feed each device's items in time order.
-* `custodes.rules.batch.BatchEvaluator` gives the same events for many subjects at once.
+* `custodes.rules.batch.BatchEvaluator(subject_ids, rulesets, states)` gives the same events
+  for many subjects at once: `evaluate(FixBatch(subject, t_us, lat, lon, accuracy_m, fix_id,
+  source), now)` and `tick(now)`; `state(i)` returns subject i's SubjectState to persist. Fix ids
+  there are integers; source codes index ("gps", "cell", "wifi"). Within a batch, fixes are put
+  in (subject, time) order first. Tested equal to the scalar path on random populations.
+* Zones are compiled in a local metric frame per zone (error < 0.1 % within 20 km of its centre).
+  A fix is "in" only when its accuracy circle plus the zone margin is wholly inside, "out" when
+  wholly outside, otherwise uncertain (no change); the new side must hold for `min_dwell_s`.
+* `custodes bench rules` measures the batch path (see `custodes.rules.bench`).
 """
 
 from custodes.rules.engine import evaluate_fix, evaluate_status, evaluate_tick, next_due
