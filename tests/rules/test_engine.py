@@ -101,3 +101,21 @@ def test_implausible_jump_is_one_episode_and_coarse_fixes_are_not_jumps(fix_at):
     cells = [Fix(t0 + timedelta(minutes=i), *offset(LAT0, LON0, 3000 * (i % 2), 0), 2000, "cell")
              for i in range(6)]
     assert run(rules(), cells)[1] == []
+
+
+def test_bad_rules_and_fixes_are_refused_with_a_reason():
+    import math
+
+    import pytest
+
+    with pytest.raises(ValueError, match="inclusion zone"):
+        RuleSet(zones=(ZoneRule("x", "exclusion", Circle(LAT0, LON0, 100.0)),),
+                curfews=(CurfewRule("c", "x", "FREQ=DAILY", datetime(2027, 1, 1, 19), timedelta(hours=8)),))
+    with pytest.raises(ValueError, match="duration"):
+        RuleSet(zones=(ZoneRule("h", "inclusion", Circle(LAT0, LON0, 100.0)),),
+                curfews=(CurfewRule("c", "h", "FREQ=DAILY", datetime(2027, 1, 1, 19), timedelta(0)),))
+    with pytest.raises(ValueError):
+        RuleSet(curfews=(), zones=(ZoneRule("h", "inclusion", {"type": "Point", "coordinates": [0, 0]}),))
+    for lat, lon, acc in ((math.nan, 0.0, 5.0), (91.0, 0.0, 5.0), (51.0, 0.0, -1.0), (51.0, 0.0, math.inf)):
+        with pytest.raises(ValueError):
+            Fix(at(2027, 1, 1), lat, lon, acc)

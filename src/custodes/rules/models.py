@@ -42,6 +42,12 @@ class Fix:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", _utc(self.at))
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):  # also refuses NaN
+            raise ValueError(f"fix {self.fix_id}: coordinates out of range")
+        if not 0.0 <= self.accuracy_m < float("inf"):
+            raise ValueError(f"fix {self.fix_id}: accuracy must be a finite, non-negative number of metres")
+        if self.source not in ("gps", "cell", "wifi"):
+            raise ValueError(f"fix {self.fix_id}: unknown source {self.source!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +125,16 @@ class RuleSet:
     compiled: tuple = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        from custodes.rules.curfew import check
         from custodes.rules.zones import compile_zone
 
-        ids = [z.zone_id for z in self.zones]
-        if len(set(ids)) != len(ids):
+        kinds = {z.zone_id: z.kind for z in self.zones}
+        if len(kinds) != len(self.zones):
             raise ValueError("zone ids must be unique within a rule set")
         for c in self.curfews:
-            if c.zone_id not in ids:
-                raise ValueError(f"curfew {c.curfew_id} refers to unknown zone {c.zone_id}")
+            if kinds.get(c.zone_id) != "inclusion":
+                raise ValueError(f"curfew {c.curfew_id} must refer to an inclusion zone of this rule set")
+            check(c)
         object.__setattr__(self, "zones", tuple(self.zones))
         object.__setattr__(self, "curfews", tuple(self.curfews))
         object.__setattr__(self, "compiled", tuple(compile_zone(z) for z in self.zones))
