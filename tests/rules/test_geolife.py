@@ -117,3 +117,30 @@ def test_curfew_events_on_real_trails_match_an_independent_computation(person):
     assert got == want
     # The replay exercises real breaches, not only an empty list.
     assert any(k == "curfew_breach_started" for k, _ in want), person
+
+
+def test_the_batch_path_replays_real_trails_to_the_same_curfew_events():
+    from custodes.rules.batch import BatchEvaluator, FixBatch
+
+    people = [load(p) for p in PEOPLE]
+    homes = [home_of(p) for p in people]
+    rules = [RuleSet(zones=(ZoneRule("home", "inclusion", Circle(*h, RADIUS), margin_m=MARGIN, min_dwell_s=DWELL),),
+                     curfews=(CurfewRule("night", "home", "FREQ=DAILY", datetime(2008, 1, 1, 22), timedelta(hours=8),
+                                         tz=TZ, no_fix_after_s=NO_FIX),), presence_max_age_s=PRESENCE_AGE)
+             for h in homes]
+    ev = BatchEvaluator(["p0", "p1", "p2"], rules)
+    fixes = sorted(((f[0], i, f) for i, pts in enumerate(people) for f in pts), key=lambda x: (x[0], x[1]))
+    end = max(p[-1][0] for p in people) + timedelta(hours=12)
+    got: dict[int, list] = {0: [], 1: [], 2: []}
+    chunk = 4000  # uploads of a few thousand fixes, all people mixed, as a worker would see them
+    for lo in range(0, len(fixes), chunk):
+        part = fixes[lo:lo + chunk]
+        batch = FixBatch.from_fixes([i for _, i, _ in part],
+                                    [Fix(t, lat, lon, ACC, fix_id=lo + n) for n, (t, _, (_, lat, lon)) in enumerate(part)])
+        for e in ev.evaluate(batch, part[-1][0]):
+            got[int(e.dedupe_key[1])].append(e)
+    for e in ev.tick(end):
+        got[int(e.dedupe_key[1])].append(e)
+    for i, pts in enumerate(people):
+        mine = sorted((e.kind, e.at) for e in got[i] if e.kind.startswith("curfew"))
+        assert mine == independent_events(pts, homes[i], end), PEOPLE[i]
