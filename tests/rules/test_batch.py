@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -11,17 +12,12 @@ from custodes.config import data_root
 from custodes.rules import Circle, CurfewRule, Fix, RuleSet, SubjectState, ZoneRule, evaluate_fix, evaluate_tick
 from custodes.rules.batch import BatchEvaluator, FixBatch
 
-from .rules_support import LAT0, LON0, at, offset
+from .rules_support import at, offset
 
-CITY = None
-
-
+@lru_cache(maxsize=1)
 def city_of_london():
-    global CITY
-    if CITY is None:
-        feats = json.loads((data_root() / "zones" / "london_boroughs.geojson").read_text())["features"]
-        CITY = next(f for f in feats if f["properties"]["BOROUGH"] == "City of London")
-    return CITY
+    feats = json.loads((data_root() / "zones" / "london_boroughs.geojson").read_text())["features"]
+    return next(f for f in feats if f["properties"]["BOROUGH"] == "City of London")
 
 
 def population(rng, n):

@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
-from custodes.rules.engine import FUTURE_TOLERANCE, apply_classified_fix, evaluate_tick, next_due, zone_event
+from custodes.rules.engine import evaluate_tick, next_due
 from custodes.rules.models import Event, Fix, RuleSet, SubjectState, ZoneState
-from custodes.rules.movement import haversine_m, implausible, movement_event
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
