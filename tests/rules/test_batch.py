@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
+import pytest
 
 from custodes.config import data_root
 from custodes.rules import Circle, CurfewRule, Fix, RuleSet, SubjectState, ZoneRule, evaluate_fix, evaluate_tick
@@ -71,15 +72,17 @@ def trails(rng, homes, start, minutes):
     return out
 
 
-def test_batch_and_scalar_paths_give_identical_events_and_states():
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize("seed, start", [(7, at(2027, 3, 27, 14)),  # into the spring-forward night
+                                         (11, at(2027, 10, 30, 20))])  # through the fall-back night
+def test_batch_and_scalar_paths_give_identical_events_and_states(seed, start):
+    rng = np.random.default_rng(seed)
     rules, homes = population(rng, 60)
     ids = [f"s{i}" for i in range(len(rules))]
-    data = trails(rng, homes, at(2027, 3, 27, 14), 260)  # across the spring clock change
+    data = trails(rng, homes, start, 260)
     t_end = max(f.at for _, f in data)
     batch_ev = BatchEvaluator(ids, rules)
     states = [SubjectState(sid) for sid in ids]
-    cut = at(2027, 3, 27, 14)
+    cut = start
     n_events = 0
     while cut < t_end:
         nxt = cut + timedelta(minutes=int(rng.integers(10, 90)))
@@ -102,3 +105,4 @@ def test_batch_and_scalar_paths_give_identical_events_and_states():
     for i in range(len(rules)):
         assert batch_ev.state(i) == states[i]
     assert n_events > 0
+    assert batch_ev.scalar_runs > 0 and batch_ev.pairs > 0  # both paths were exercised
