@@ -54,11 +54,13 @@ def _dt(ms: int) -> datetime:
 
 
 class Pipeline:
-    def __init__(self, container: Container, *, batches_per_turn: int = 32,
+    def __init__(self, container: Container, *, batches_per_turn: int | None = None,
                  crash_hook: Callable[[str], None] | None = None) -> None:
         self.container = container
         self.rules = RuleCache()
-        self.batches_per_turn = batches_per_turn
+        # A turn holds SQLite's one write lock, which uploads wait for: keep SQLite turns short.
+        sqlite = container.engine.dialect.name == "sqlite"
+        self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
 
     # -- driving ------------------------------------------------------------------------------
@@ -145,17 +147,17 @@ class Pipeline:
             # A device with a backlog is left to the pipeline: its own fixes advance the same checks,
             # and judging it "silent" from a state the backlog is about to move would be wrong.
             backlog = select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
-            subjects = s.scalars(select(Assignment.subject_id).where(
+            worn = s.execute(select(Assignment.subject_id, Assignment.device_id).where(
                 Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now),
-                Assignment.device_id.not_in(backlog)).distinct().limit(limit)).all()
-            for subject_id in subjects:
+                Assignment.device_id.not_in(backlog)).limit(limit)).all()
+            for subject_id, device_id in worn:
                 row = s.scalars(select(MonitorState).where(MonitorState.subject_id == subject_id)
                                 .with_for_update(skip_locked=True)).first()
                 if row is None and s.get(MonitorState, subject_id) is not None:
                     continue  # the pipeline holds it; it will advance the same checks itself
                 state = SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
                 state, events = evaluate_tick(state, self.rules.get(s, subject_id), now)
-                turn.alerts += _raise(uow, subject_id, events, None, None)
+                turn.alerts += _raise(uow, subject_id, events, device_id, None)
                 _save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
         return turn
@@ -267,8 +269,9 @@ def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID
         if e.severity == "info":  # exits, ends, resumptions: kept in state, no action needed
             continue
         evidence = dict(e.evidence)
-        if device_id is not None:
+        if seq is not None:
             evidence["source_batch"] = f"{device_id}/{seq}"
+        if device_id is not None:
             if isinstance(evidence.get("fix_id"), int):
                 evidence["fix_id"] = fix_ref(device_id, evidence["fix_id"])
         _, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category, severity=e.severity,

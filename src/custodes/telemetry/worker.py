@@ -21,14 +21,21 @@ log = logging.getLogger(__name__)
 
 
 class Runner:
-    def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float = 0.05,
-                 tick_s: float = 30.0, notify_s: float = 1.0, notify: bool = True) -> None:
+    def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float | None = None,
+                 tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True) -> None:
         self.container = container
         self.fault = fault_point()
         self.pipeline = Pipeline(container, crash_hook=self.fault)
         self.name = name
         self.mqtt = mqtt
-        self.poll_s, self.tick_s, self.notify_s, self.notify = poll_s, tick_s, notify_s, notify
+        # Uploads to this process wake the pipeline at once; polling only finds batches stored by
+        # other processes. On SQLite every transaction takes the write lock, so poll less often.
+        sqlite = container.engine.dialect.name == "sqlite"
+        self.poll_s = poll_s if poll_s is not None else (0.25 if sqlite else 0.05)
+        # Scheduled checks every CUSTODES_TICK_SECONDS (default 30; 0 turns them off, e.g. while
+        # replaying history, where "silent since hours" would be an artefact of the replay).
+        self.tick_s = tick_s if tick_s is not None else float(os.environ.get("CUSTODES_TICK_SECONDS", "30"))
+        self.notify_s, self.notify = notify_s, notify
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -40,7 +47,8 @@ class Runner:
 
     def start(self) -> None:
         self._spawn("pipeline", self._pipeline_loop)
-        self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
+        if self.tick_s > 0:
+            self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
         if self.mqtt:
             from custodes.telemetry.mqtt import TelemetrySubscriber
 
