@@ -12,6 +12,7 @@ Two complementary checks:
 from __future__ import annotations
 
 import ast
+import functools
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -41,9 +42,10 @@ KNOWN_WRITERS = {
 ADVERSE_PLACES = {"review/models.py", "review/service.py", "alerts/models.py", "migrations/versions/0200_checkins.py"}
 
 
-def _modules():
-    for path in sorted(SRC.rglob("*.py")):
-        yield path.relative_to(SRC).as_posix(), ast.parse(path.read_text(), filename=str(path))
+@functools.cache
+def _modules() -> tuple[tuple[str, ast.Module], ...]:
+    return tuple((path.relative_to(SRC).as_posix(), ast.parse(path.read_text(), filename=str(path)))
+                 for path in sorted(SRC.rglob("*.py")))
 
 
 def _functions(tree: ast.AST):
