@@ -142,3 +142,15 @@ def test_throttle_answers_429_after_ten_consecutive_failures(container, case, en
     assert 1 <= int(r.headers["Retry-After"]) <= 30
     clock.advance(timedelta(seconds=31))
     assert _submit(device, prompt, photo, frames).status_code == 200
+
+
+def test_a_random_sample_of_verified_check_ins_is_reviewed_too(case, enrol, open_prompt, device, face_jpeg, rows,
+                                                              monkeypatch, container):
+    monkeypatch.setenv("CUSTODES_CHECKIN_REVIEW_SAMPLE", "1")
+    enrol()
+    prompt = open_prompt()
+    r = _submit(device, prompt, *challenge_frames(face_jpeg, GATES, prompt["challenge"]["kind"]))
+    assert r.json()["outcome"] == "verified"
+    with container.engine.connect() as conn:
+        item = conn.execute(sa.text("SELECT reason, machine_outcome FROM review_items")).one()
+    assert tuple(item) == ("random_sample", "verified")

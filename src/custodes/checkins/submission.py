@@ -7,6 +7,8 @@ but verified opens a review item for a human, and nothing adverse is recorded he
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 
 from sqlalchemy import select
@@ -27,6 +29,14 @@ from custodes.review import service as review
 from custodes.uow import UnitOfWork
 
 MAX_FAILURES_TO_ACQUIRE = 3  # then the prompt goes to a human instead of asking again
+# A small random share of verified check-ins is reviewed too: without it the ground truth would
+# hold only machine rejections, and live false-match rates could not be estimated at all.
+DEFAULT_SAMPLE_RATE = 0.02
+
+
+def sample_rate() -> float:
+    return float(os.environ.get("CUSTODES_CHECKIN_REVIEW_SAMPLE", DEFAULT_SAMPLE_RATE))
+
 MESSAGES = {
     Outcome.VERIFIED: "Check-in received. Thank you.",
     Outcome.NOT_VERIFIED: "Check-in received. A person will look at it; nothing happens automatically.",
@@ -143,5 +153,7 @@ def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id
     prompt.decision, prompt.decided_at = decision.record(), now
     if decision.needs_review:
         review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason=decision.reason.value)
+    elif secrets.SystemRandom().random() < sample_rate():
+        review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason="random_sample")
     return SubmissionRead(prompt_id=prompt.id, attempt_id=attempt.id, status="decided", outcome=decision.outcome,
                           reason=decision.reason.value, message=MESSAGES[decision.outcome])
