@@ -71,7 +71,8 @@ def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_i
     subject = subject_of_device(uow=uow, device_id=device_id, at=now)
     prompt = uow.session.scalars(select(CheckInPrompt).where(CheckInPrompt.id == prompt_id,
                                                              CheckInPrompt.subject_id == subject.id,
-                                                             CheckInPrompt.opens_at <= now)).first()
+                                                             CheckInPrompt.opens_at <= now)
+                                .with_for_update()).first()  # one submission per prompt at a time
     if prompt is None:
         raise NotFound(f"prompt {prompt_id} not found")
     if prompt.status != "pending":
