@@ -54,9 +54,11 @@ def test_eval_command_scores_a_fixed_model_and_says_which_subjects_it_saw(tiny, 
     from custodes.biometrics.liveness.passive import MODEL_PATH
 
     out = tmp_path / "fixed.json"
-    result = runner.invoke(app, ["eval", "pad", "--data", str(tiny), "--model", str(MODEL_PATH), "--json", str(out)])
+    result = runner.invoke(app, ["eval", "pad", "--data", str(tiny), "--model", str(MODEL_PATH), "--tracked",
+                                 "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert report["scored_boxes"] == "tracked (as in check-ins)"
     assert "subjects also in its training data: ['0002', '0003', '0008']" in report["protocol"]
     assert {r["threshold"] for r in report["subjects"]} == {round(load_pad_model().threshold, 4)}
     bad = tmp_path / "bad.json"

@@ -41,6 +41,8 @@ def eval_pad_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="score with this trained model file instead "
                                                "(e.g. the shipped pad_model.json) at its own threshold")] = None,
+    tracked: Annotated[bool, typer.Option("--tracked", help="score the box face tracking finds, as in "
+                                          "check-ins (training keeps the detector's box)")] = False,
 ) -> None:
     """APCER and BPCER (ISO/IEC 30107-3) by nested leave-one-subject-out, or of a fixed model."""
     _check(data)
@@ -50,7 +52,7 @@ def eval_pad_command(
     from custodes.biometrics.liveness.evaluation import eval_pad
 
     try:
-        eval_pad(data, json_out, model_path=model)
+        eval_pad(data, json_out, model_path=model, tracked=tracked)
     except (FileNotFoundError, ValueError) as exc:  # ValueError: not a PAD model file
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -57,7 +57,8 @@ def nested_evaluation(data: PadDataset, c: float = DEFAULT_C, progress: Progress
         inner = out_of_fold_logits(data, c, mask=train)
         threshold = equal_error_threshold(inner[train], data.bona_fide[train])
         model = fit_linear(data.features[train], data.bona_fide[train], c)
-        logits[test] = model.logit(data.features[test])
+        scored = data.features if data.tracked_features is None else data.tracked_features
+        logits[test] = model.logit(scored[test])
         accepted[test] = logits[test] >= threshold
         rows.append(_subject_row(data, subject, accepted, threshold))
         if progress:
@@ -67,7 +68,7 @@ def nested_evaluation(data: PadDataset, c: float = DEFAULT_C, progress: Progress
 
 def fixed_model_evaluation(data: PadDataset, model: PadModel) -> dict:
     """Score every image with one trained model at its own threshold (no fitting, no tuning)."""
-    logits = model.logit(data.features)
+    logits = model.logit(data.features if data.tracked_features is None else data.tracked_features)
     accepted = logits >= model.threshold
     rows = [_subject_row(data, s, accepted, model.threshold) for s in sorted(set(data.subjects.tolist()))]
     return {"logits": logits, "accepted": accepted, "subjects": rows}
@@ -162,11 +163,13 @@ def passive_latency_ms(data: PadDataset, config: FeatureConfig, repeats: int = 5
 
 
 def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: bool = True,
-             model_path: Path | None = None) -> dict:
+             model_path: Path | None = None, tracked: bool = False) -> dict:
     """Body of `custodes eval pad`: the table, then the JSON report on stdout.
 
     Without `model_path`: nested leave-one-subject-out on `data`. With it: that trained model
     (e.g. the shipped one) scores `data` at its own threshold, for checks on subjects kept apart.
+    With `tracked`, the scored (held-out) faces use the box `track_faces` finds, as in a check-in,
+    while training and thresholds keep the whole-frame detector's box.
     """
     from custodes.config import data_root
 
@@ -174,7 +177,7 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
     console = Console()
     fixed = load_pad_model(model_path) if model_path else None
     config = fixed.features if fixed else FeatureConfig()
-    dataset = load_dataset(list_images(data), config, progress=progress)
+    dataset = load_dataset(list_images(data), config, progress=progress, tracked=tracked)
     if fixed:
         nested = fixed_model_evaluation(dataset, fixed)
         seen = sorted(set(dataset.subjects.tolist()) & set(fixed.training.get("subjects", [])))
@@ -190,6 +193,7 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
         "data": str(data),
         "protocol": protocol,
         "features": config.as_dict(),
+        "scored_boxes": "tracked (as in check-ins)" if tracked else "whole-frame detector",
         "classifier": fixed.training.get("classifier") if fixed else
         f"LogisticRegression(C={DEFAULT_C}, class_weight=balanced)",
         "bona_fide_images": int(dataset.bona_fide.sum()),

@@ -41,6 +41,8 @@ class PadDataset:
     images: list[PadImage]
     not_acquired: list[PadImage] = field(default_factory=list)
     landmarks: list[Landmarks] = field(default_factory=list)
+    # Features of the box a check-in actually scores (re-found by tracking), when asked for.
+    tracked_features: np.ndarray | None = None
 
 
 def list_images(data_dir: Path, subjects: Sequence[str] | None = None, per_subject: int | None = None) -> list[PadImage]:
@@ -62,14 +64,16 @@ def list_images(data_dir: Path, subjects: Sequence[str] | None = None, per_subje
 
 
 def load_dataset(images: Iterable[PadImage], config: FeatureConfig = FeatureConfig(), progress: bool = True,
-                 description: str = "faces and texture") -> PadDataset:
-    """Detect the largest face in each image and compute its texture features."""
+                 description: str = "faces and texture", tracked: bool = False) -> PadDataset:
+    """Detect the largest face in each image and compute its texture features (and, with
+    `tracked`, those of the box `track_faces` finds around it, as in a check-in)."""
     from custodes.biometrics.dlib_model import DlibModels
     from custodes.biometrics.image_input import load_rgb
+    from custodes.biometrics.liveness.tracking import find_near
 
     models = DlibModels.load()
     images = list(images)
-    rows, kept, missed, marks = [], [], [], []
+    rows, kept, missed, marks, near = [], [], [], [], []
     for image in track(images, description=description, disable=not progress, transient=True):
         rgb = load_rgb(image.path)
         faces = models.detect(rgb)
@@ -79,6 +83,9 @@ def load_dataset(images: Iterable[PadImage], config: FeatureConfig = FeatureConf
         rows.append(texture_features(rgb, faces[0].box, config))
         kept.append(image)
         marks.append(faces[0].landmarks)
+        if tracked:
+            box = (find_near(rgb, faces[0].box, models) or faces)[0].box
+            near.append(texture_features(rgb, box, config))
     return PadDataset(
         features=np.asarray(rows, dtype=np.float64),
         bona_fide=np.array([i.bona_fide for i in kept]),
@@ -86,6 +93,7 @@ def load_dataset(images: Iterable[PadImage], config: FeatureConfig = FeatureConf
         images=kept,
         not_acquired=missed,
         landmarks=marks,
+        tracked_features=np.asarray(near, dtype=np.float64) if tracked else None,
     )
 
 
