@@ -106,3 +106,28 @@ def test_batch_and_scalar_paths_give_identical_events_and_states(seed, start):
         assert batch_ev.state(i) == states[i]
     assert n_events > 0
     assert batch_ev.scalar_runs > 0 and batch_ev.pairs > 0  # both paths were exercised
+
+
+def test_a_stale_outside_fix_at_window_start_then_a_fresh_one_starts_the_breach_on_both_paths():
+    home = offset(51.5, -0.12, 0, 0)
+    rules = [RuleSet(zones=(ZoneRule("home", "inclusion", Circle(*home, 100.0), min_dwell_s=0),),
+                     curfews=(CurfewRule("night", "home", "FREQ=DAILY", datetime(2027, 1, 1, 19), timedelta(hours=12)),),
+                     silent_after_s=86400)]
+    away = offset(*home, 0, 900)
+    first = [Fix(at(2027, 1, 12, 15), *away, 5.0, fix_id=1)]  # outside, four hours before the window
+    # A cell fix in the window: too coarse to say anything, so no breach and no "no fix" either.
+    coarse = [Fix(at(2027, 1, 12, 19, 5), *away, 2500.0, "cell", fix_id=2)]
+    later = [Fix(at(2027, 1, 12, 19, 10) + timedelta(minutes=m), *away, 5.0, fix_id=10 + m) for m in range(3)]
+    ev = BatchEvaluator(["s"], rules)
+    got = ev.evaluate(FixBatch.from_fixes([0], first), first[0].at) + ev.tick(at(2027, 1, 12, 19, 1))
+    got += ev.evaluate(FixBatch.from_fixes([0], coarse), coarse[0].at)
+    got += ev.evaluate(FixBatch.from_fixes([0, 0, 0], later), later[-1].at)
+    state, want = SubjectState("s"), []
+    for item in [*first, at(2027, 1, 12, 19, 1), *coarse, *later]:
+        if isinstance(item, Fix):
+            state, out = evaluate_fix(state, item, rules[0], item.at)
+        else:
+            state, out = evaluate_tick(state, rules[0], item)
+        want += out
+    assert [e.kind for e in want] == ["curfew_breach_started"] and want[0].at == later[0].at
+    assert [e.to_dict() for e in got] == [e.to_dict() for e in want]

@@ -96,7 +96,7 @@ def independent_events(pts, home, end):
         if due < e and due <= end and not (first_in < len(times) and times[first_in] < due):
             out.append(("curfew_no_fix", due))
         for i in range(first_in, bisect.bisect_left(times, e)):
-            if not active and side[i] == -1:
+            if not active and side[i] == -1 and sure[i] == -1:
                 out.append(("curfew_breach_started", times[i]))
                 active = True
             elif active and side[i] == 1:

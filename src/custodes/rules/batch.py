@@ -123,6 +123,7 @@ class BatchEvaluator:
         self.checked_to = np.full(n, NO_TIME, np.int64)
         self.curfew_due = np.full(n, END, np.int64)
         self.open_window = np.zeros(n, bool)
+        self.curfew_unsettled = np.zeros(n, bool)  # an open window whose breach state lags the zone
         self.silent = np.zeros(n, bool)
         self.last_status = np.full(n, NO_TIME, np.int64)
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
@@ -153,6 +154,11 @@ class BatchEvaluator:
             due = next_due(st, r, silence=False)
             self.curfew_due[i] = END if due is None else to_us(due)
         self.open_window[i] = any(w.open for w in st.windows.values())
+        # Outside at a window start on a fix too old to count: the next fix outside starts the
+        # breach without any zone change, so such subjects take the scalar path.
+        self.curfew_unsettled[i] = any(
+            w.open and (w.breach_since is None) == (st.zones.get(c.zone_id, ZoneState()).side == -1)
+            for c in r.curfews if (w := st.windows.get(c.curfew_id)) is not None)
         self.silent[i] = st.silent_since is not None
         self.last_status[i] = to_us(st.last_status_at)
 

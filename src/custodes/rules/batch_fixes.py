@@ -80,7 +80,8 @@ def evaluate_batch(ev, b, now: datetime) -> list[Event]:
     seen = np.maximum(ev.last_t, ev.last_status)[subs]
     gap[starts] = (seen != NO_TIME) & (t[starts] - seen >= ev.silent_after[subs])
     fallback = np.zeros(len(ev.rules), bool)
-    fallback[subs] = ev.silent[subs] | (ev.curfew_due[subs] <= t[ends]) | np.logical_or.reduceat(gap, starts)
+    fallback[subs] = (ev.silent[subs] | ev.curfew_unsettled[subs] | (ev.curfew_due[subs] <= t[ends])
+                      | np.logical_or.reduceat(gap, starts))
 
     box = (np.minimum.reduceat(lon, starts), np.maximum.reduceat(lon, starts),
            np.minimum.reduceat(lat, starts), np.maximum.reduceat(lat, starts))

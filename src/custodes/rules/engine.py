@@ -56,7 +56,8 @@ def apply_classified_fix(state: SubjectState, fix: Fix, sides: list[int], rules:
                 events.append(e)
     checked = fix.at if state.curfews_checked_to is None else max(state.curfews_checked_to, fix.at)
     state = state.evolve(zones=zones, last_fix=fix, curfews_checked_to=checked)
-    return _curfew_after_fix(state, fix, rules, events)
+    fresh = {cz.rule.zone_id: side for cz, side in zip(rules.compiled, sides)}
+    return _curfew_after_fix(state, fix, fresh, rules, events)
 
 
 def evaluate_status(state: SubjectState, status: StatusReport, rules: RuleSet, now: datetime) -> Result:
@@ -115,14 +116,17 @@ def _breach_end(state: SubjectState, c, w: WindowState, at: datetime, reason: st
     return replace(w, breach_since=None), Event("curfew_breach_ended", "breach", "info", at, ev, key)
 
 
-def _curfew_after_fix(state: SubjectState, fix: Fix, rules: RuleSet, events: list[Event]) -> Result:
+def _curfew_after_fix(state: SubjectState, fix: Fix, fresh: dict[str, int], rules: RuleSet,
+                      events: list[Event]) -> Result:
+    """A breach starts on a fix that is itself surely outside while the zone is confirmed outside
+    (an uncertain fix does not refresh old evidence), and ends once the zone is confirmed inside."""
     windows = dict(state.windows)
     for c in rules.curfews:
         w = windows.get(c.curfew_id)
         if w is None or not w.open:
             continue
         side = state.zones[c.zone_id].side
-        if w.breach_since is None and side == -1:
+        if w.breach_since is None and side == -1 and fresh[c.zone_id] == -1:
             windows[c.curfew_id], e = _breach(state, c, w, max(fix.at, w.start), "left_zone")
             events.append(e)
         elif w.breach_since is not None and side == 1:
