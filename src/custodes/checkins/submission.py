@@ -109,8 +109,9 @@ def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_r
     from custodes.biometrics import Template, TemplateMismatch
     from custodes.biometrics.engine import Acquisition
 
-    detections = [faces0] + [engine.detect(f) for f in frame_rgbs]
-    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(prompt.challenge), faces=detections))
+    # The photo's face (already found by the quality gate) seeds the liveness module's tracker,
+    # which looks for it near the same place in the challenge frames instead of searching each whole frame.
+    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(prompt.challenge), first_face=faces0[0]))
     fields = dict(model_version=engine.version, quality=report.as_dict(), quality_passed=True, liveness=live)
     if enrolment is None:
         return Evidence(**fields, template_problem=Reason.NO_TEMPLATE)
