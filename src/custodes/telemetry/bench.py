@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import queue
 import secrets
 import subprocess
@@ -20,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,71 +34,11 @@ from custodes.access.actor import Actor
 from custodes.access.models import AgencyCreate
 from custodes.bootstrap import bootstrap
 from custodes.clock import SystemClock
-from custodes.config import Settings, data_root
+from custodes.config import Settings
 from custodes.db import migrate
-from custodes.telemetry import trail
-from custodes.telemetry.population import Monitored, enrol
+from custodes.telemetry import trail, workload
 
 console = Console(stderr=True)
-STEP_S = 15  # one fix every 15 s: the rate of a person during a violation
-NIGHT_TRIP = 0.03  # chance that a batch holds a night-time trip away from home (a curfew breach)
-
-
-def _boroughs() -> list[dict]:
-    path = data_root() / "zones" / "london_boroughs.geojson"
-    if not path.exists():
-        raise SystemExit(f"{path} is missing: set CUSTODES_DATA to the shared data folder")
-    return [f["geometry"] for f in json.loads(path.read_text())["features"]]
-
-
-def _population(container, agency, rng, n: int, since: datetime, until: datetime) -> list[Monitored]:
-    import shapely
-
-    boroughs = _boroughs()
-    shapes = [shapely.geometry.shape(g) for g in boroughs]
-    people = []
-    for _ in range(n):
-        lat, lon = rng.uniform(51.40, 51.60), rng.uniform(-0.30, 0.10)
-        zones: list[dict] = []
-        for _z in range(int(rng.integers(0, 6))):
-            b = int(rng.integers(len(boroughs)))
-            if rng.random() < 0.3 and not shapes[b].contains(shapely.Point(lon, lat)):
-                zones.append(boroughs[b])  # shared with everyone else who drew this borough
-            else:
-                dy, dx = rng.uniform(-3000, 3000, 2)
-                zones.append({"circle": {"lat": lat + dy / 111_320, "lon": lon + dx / 69_500,
-                                         "radius_m": float(rng.uniform(100, 400))}})
-        people.append(enrol(container, agency, home=(lat, lon), since=since, until=until, exclusions=zones,
-                            curfew=(since.strftime("%Y-%m-%dT19:00:00"), 12 * 60)))
-    return people
-
-
-def _batches(rng, people: list[Monitored], per_device: int, size: int, end: datetime):
-    """Bodies in upload order (round robin over devices). Mostly at home; some trips of 1-3 km."""
-    from custodes.telemetry.client import encode
-
-    span = timedelta(seconds=STEP_S * size)
-    start = end - per_device * span
-    out = []
-    for k in range(per_device):
-        for p in people:
-            t0 = start + k * span
-            lat = p.home[0] + rng.normal(0, 1e-4, size)
-            lon = p.home[1] + rng.normal(0, 1.5e-4, size)
-            # Trips of 1-3 km lasting a tenth of the batch: most by day, a few at night (curfew breaches).
-            hours = ((t0.hour + np.arange(size) * STEP_S / 3600) % 24)
-            for night, p_trip in ((False, 0.3), (True, NIGHT_TRIP)):
-                ok = np.flatnonzero(((hours >= 19) | (hours < 7)) == night)[: max(size - size // 10, 1)]
-                if len(ok) and rng.random() < p_trip:
-                    a, m = int(rng.choice(ok)), size // 10
-                    ramp = np.minimum(1.0, np.minimum(np.arange(m), np.arange(m)[::-1]) / 20)  # ~5 min out
-                    lat[a:a + m] += rng.uniform(0.01, 0.03) * ramp[: len(lat[a:a + m])]
-            acc = np.where(rng.random(size) < 0.95, rng.uniform(4, 15, size), rng.uniform(300, 1500, size)).round(1)
-            items = [{"kind": "fix", "time": (t0 + timedelta(seconds=STEP_S * i)).isoformat().replace("+00:00", "Z"),
-                      "lat": round(float(lat[i]), 7), "lon": round(float(lon[i]), 7), "accuracy_m": float(acc[i]),
-                      "source": "gps" if acc[i] < 100 else "cell"} for i in range(size)]
-            out.append((p, k, encode(k, items)))
-    return out
 
 
 def _baseline(work: list, container) -> dict:
@@ -199,10 +139,10 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
             uow.commit()
         now = datetime.now(UTC)
         console.print(f"[{db}] enrolling {people} people")
-        pop = _population(container, agency, rng, people, now - timedelta(days=40), now + timedelta(days=300))
+        pop = workload.population(container, agency, rng, people, now - timedelta(days=40), now + timedelta(days=300))
         per_device = max(1, int(np.ceil((rate or target_rate) * 1.1 * seconds / batch / people)))
         console.print(f"[{db}] building {per_device * people} batches of {batch} fixes")
-        work = _batches(rng, pop, per_device, batch, now - timedelta(minutes=1))
+        work = workload.batches(rng, pop, per_device, batch, now - timedelta(minutes=1))
         baseline = _baseline(work[: max(3 * people, len(work) // 10)], container)
         port = 18000 + int(rng.integers(0, 1000))
         env = {**os.environ, "CUSTODES_DATABASE_URL": url, "CUSTODES_HOME": str(home),
@@ -309,7 +249,7 @@ def run(*, people: int, batch: int, seconds: float, uploaders: int, workers: int
         raise SystemExit("--batch must be between 1 and 10,000")
     settings = {"people": people, "batch": batch, "seconds": seconds, "uploaders": uploaders, "workers": workers,
                 "offered_fixes_per_s": rate or "unthrottled",
-                "fix_interval_s": STEP_S, "night_trip_share": NIGHT_TRIP, "scheduled_ticks": "off (replayed history)", "cpus": os.cpu_count(), "target_fixes_per_s": 50_000}
+                "fix_interval_s": workload.STEP_S, "night_trip_share": workload.NIGHT_TRIP, "scheduled_ticks": "off (replayed history)", "cpus": os.cpu_count(), "target_fixes_per_s": 50_000}
     runs = [_run_one(db, pg_url, people, batch, seconds, uploaders, workers, target_rate, rate) for db in databases]
     for r in runs:
         console.print(f"[bold]{r['database']}[/]: {r['fixes_per_s_end_to_end']:,} fixes/s end to end "
