@@ -199,6 +199,35 @@ class BatchEvaluator:
         return events
 
     def evaluate(self, b: FixBatch, now: datetime) -> list[Event]:
-        from custodes.rules.batch_fixes import evaluate_batch
+        """Events of the batch, by subject, each subject's in the order the scalar path gives.
 
-        return evaluate_batch(self, b, now)
+        A subject's fixes at or after its next curfew instant (window start or end, no fix) wait:
+        the fixes before it go first, then the instant itself is checked, then the rest, exactly
+        what the scalar path does when the first later fix arrives. So a curfew starting for
+        the whole population does not send everyone down the scalar path.
+        """
+        from custodes.rules.batch_fixes import FUTURE_TOLERANCE, applicable, evaluate_batch
+
+        if len(b) == 0:
+            return []
+        b = applicable(self, b, to_us(now) + FUTURE_TOLERANCE // US)
+        out: list[tuple[int, Event]] = []
+        while b is not None and len(b):
+            due = self.curfew_due[b.subject]
+            later = (b.t_us >= due) & (due != NO_TIME)  # a first evaluation goes the scalar way
+            if not later.any():
+                out += evaluate_batch(self, b, now)
+                break
+            waiting = np.unique(b.subject[later])
+            before = self.curfew_due[waiting].copy()  # the head below may move a stale instant on
+            out += evaluate_batch(self, b.take(np.flatnonzero(~later)), now)
+            for i, at in zip(waiting, before):
+                st, ev = evaluate_tick(self.state(int(i)), self.rules[i], from_us(at))
+                self._load(int(i), st)
+                out += [(int(i), e) for e in ev]
+            b = b.take(np.flatnonzero(later))
+            if np.all(self.curfew_due[waiting] <= before):  # no instant moved on: let the batch decide
+                out += evaluate_batch(self, b, now)
+                break
+        out.sort(key=lambda x: x[0])  # stable: each subject's events stay in their order
+        return [e for _, e in out]

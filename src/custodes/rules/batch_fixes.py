@@ -21,14 +21,15 @@ from custodes.rules.movement import EARTH_RADIUS_M, haversine_m, implausible, mo
 _BOUND = np.pi / 180.0 * EARTH_RADIUS_M * (1 + 1e-9)
 
 
-def evaluate_batch(ev, b, now: datetime) -> list[Event]:
+def evaluate_batch(ev, b, now: datetime) -> list[tuple[int, Event]]:
+    """Events as (subject, event), in subject order and, per subject, in the scalar path's order."""
     from custodes.rules.batch import US, from_us, to_us
 
     if len(b) == 0:
         return []
     if np.any(b.accuracy_m < 0) or not np.all(np.isfinite(b.accuracy_m)):
         raise ValueError("accuracy must be a finite number of metres, not negative")
-    b = _applicable(ev, b, to_us(now) + FUTURE_TOLERANCE // US)
+    b = applicable(ev, b, to_us(now) + FUTURE_TOLERANCE // US)
     if b is None:
         return []
     s, t, lat, lon, acc = b.subject, b.t_us, b.lat, b.lon, b.accuracy_m
@@ -183,10 +184,10 @@ def evaluate_batch(ev, b, now: datetime) -> list[Event]:
             items += [(j, 100 + r, e) for r, e in enumerate(out)]
         ev._load(i, st)
     items.sort(key=lambda x: (x[0], x[1]))
-    return [e for _, _, e in items]
+    return [(int(s[j]), e) for j, _, e in items]
 
 
-def _applicable(ev, b, limit_us: int):
+def applicable(ev, b, limit_us: int):
     """The batch ordered by (subject, time) without what the scalar path ignores: the future,
     duplicates and fixes not newer than the subject's last one (None when nothing is left)."""
     s, t = b.subject, b.t_us
