@@ -50,7 +50,7 @@ def _baseline(work: list, container) -> dict:
 
     from custodes.telemetry.schemas import validate_batch
 
-    cache, now = RuleCache(), datetime.now(UTC)
+    cache, now = RuleCache(), container.clock.now()
     with container.uow(Actor.system("bench")) as uow:
         rules = {p.subject_id: cache.get(uow.session, p.subject_id) for p, _, _ in work}
     states: dict = {}

@@ -29,16 +29,16 @@ def boroughs() -> list[dict]:
 def population(container, agency, rng, n: int, since: datetime, until: datetime) -> list[Monitored]:
     import shapely
 
-    boroughs = boroughs()
-    shapes = [shapely.geometry.shape(g) for g in boroughs]
+    shared = boroughs()
+    shapes = [shapely.geometry.shape(g) for g in shared]
     people = []
     for _ in range(n):
         lat, lon = rng.uniform(51.40, 51.60), rng.uniform(-0.30, 0.10)
         zones: list[dict] = []
         for _z in range(int(rng.integers(0, 6))):
-            b = int(rng.integers(len(boroughs)))
+            b = int(rng.integers(len(shared)))
             if rng.random() < 0.3 and not shapes[b].contains(shapely.Point(lon, lat)):
-                zones.append(boroughs[b])  # shared with everyone else who drew this borough
+                zones.append(shared[b])  # shared with everyone else who drew this borough
             else:
                 dy, dx = rng.uniform(-3000, 3000, 2)
                 zones.append({"circle": {"lat": lat + dy / 111_320, "lon": lon + dx / 69_500,
