@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from custodes.access.actor import Actor
 from custodes.checkins.models import CheckInAttempt
+from custodes.devices.signing import signed_headers
 
 from checkins.support import GATES, SIMON, challenge_frames, dark
 
@@ -154,3 +155,25 @@ def test_a_random_sample_of_verified_check_ins_is_reviewed_too(case, enrol, open
     with container.engine.connect() as conn:
         item = conn.execute(sa.text("SELECT reason, machine_outcome FROM review_items")).one()
     assert tuple(item) == ("random_sample", "verified")
+
+
+def test_a_prompt_is_answered_only_by_its_wearer_while_it_is_open(client, container, case, enrol, open_prompt,
+                                                                 device, face_jpeg, clock, officer, rows):
+    enrol()
+    prompt = open_prompt()
+    photo, frames = challenge_frames(face_jpeg, GATES, prompt["challenge"]["kind"])
+    # A challenge frame that is not a photo is refused by name, before anything is decoded or stored.
+    bad = _submit(device, prompt, photo, [b"not a frame"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "frames[0]"
+    # Another device, not assigned to anyone, cannot see or answer this prompt.
+    cw = officer("caseworker")
+    other = client.post("/v1/devices", json={"kind": "smartwatch", "serial": "W-OTHER", "barcode": "99999999"},
+                        headers=cw).json()
+    path = f"/v1/devices/{other['id']}/checkins/pending"
+    r = client.get(path, headers=signed_headers(other["id"], other["secret"], "GET", path, b"", clock.now()))
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+    # After the deadline the prompt can no longer be answered.
+    clock.set(clock.now() + timedelta(minutes=16))
+    late = _submit(device, prompt, photo, frames)
+    assert late.status_code == 409 and "closed" in late.json()["detail"]
+    assert rows("checkin_attempts") == 0
