@@ -120,3 +120,19 @@ def test_a_window_starting_in_the_skipped_hour_starts_at_the_same_instant():
     assert windows_starting(early, at(2027, 3, 28), at(2027, 3, 29)) == [(at(2027, 3, 28, 1, 30), at(2027, 3, 28, 4, 30))]
     # Repeated hour in October: 01:30 happens twice; the first (BST) is used.
     assert windows_starting(early, at(2027, 10, 31), at(2027, 11, 1)) == [(at(2027, 10, 31, 0, 30), at(2027, 10, 31, 5, 30))]
+
+
+def test_next_window_by_bisection_agrees_with_walking_the_recurrence():
+    from dateutil.rrule import rrulestr
+
+    from custodes.rules.curfew import next_window, window_of
+
+    rules = [NIGHT, CurfewRule("wk", "home", "FREQ=WEEKLY;BYDAY=FR,SA", datetime(2026, 12, 4, 21), timedelta(hours=9)),
+             CurfewRule("yr", "home", "FREQ=YEARLY;COUNT=3", datetime(2026, 6, 1, 22), timedelta(hours=8))]
+    for rule in rules:
+        rec = rrulestr(rule.rrule, dtstart=rule.dtstart_local)
+        walked = [window_of(rule, occ) for occ in rec.between(datetime(2026, 1, 1), datetime(2031, 1, 1))]
+        asked = [a for a, _ in walked if a.year < 2030]
+        for after in [at(2026, 1, 1)] + asked + [a - timedelta(seconds=1) for a in asked]:
+            want = next((w for w in walked if w[0] > after), None)
+            assert next_window(rule, after) == want, (rule.curfew_id, after)

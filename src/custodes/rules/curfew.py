@@ -8,6 +8,7 @@ the change (fold=0, as zoneinfo does), and repeated times take their first occur
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -57,9 +58,25 @@ def windows_starting(rule: CurfewRule, after: datetime, upto: datetime) -> list[
     return out
 
 
-@lru_cache(maxsize=65536)  # a population shares a few rules and instants
+@lru_cache(maxsize=4096)
+def _year(rule: CurfewRule, year: int) -> tuple[list[datetime], list[tuple[datetime, datetime]]]:
+    """The UTC windows of one rule starting around one (local) year, computed once and shared by
+    every subject with that rule: the recurrence is expanded once, then searched by bisection."""
+    rec = _recurrence(rule.rrule, rule.dtstart_local)
+    spans = [window_of(rule, occ) for occ in rec.between(datetime(year, 1, 1) - timedelta(days=2),
+                                                          datetime(year + 1, 1, 1) + timedelta(days=2), inc=True)]
+    return [start for start, _ in spans], spans
+
+
 def next_window(rule: CurfewRule, after: datetime) -> tuple[datetime, datetime] | None:
     """The first window starting strictly after `after` (None when the recurrence has ended)."""
+    year = after.year
+    for y in range(year, year + 3):
+        starts, spans = _year(rule, y)
+        i = bisect_right(starts, after)
+        if i < len(starts):
+            return spans[i]
+    # A sparse recurrence (yearly and rarer): walk it.
     zone = ZoneInfo(rule.tz)
     local = after.astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
     rec = _recurrence(rule.rrule, rule.dtstart_local)
