@@ -130,3 +130,17 @@ class GroundTruthRow(BaseModel):
     human_outcome: ReviewDecisionKind
     reviewers: int
     closed_at: datetime
+
+
+class ErrorRateRow(BaseModel):
+    """One live error figure from reviewers' decisions. `share` is k / n with a Wilson 95 %
+    interval; decisions of "unusable" are left out of n and counted apart."""
+
+    question: str
+    machine_reason: str
+    human_outcome_counted: ReviewDecisionKind
+    n: int
+    k: int
+    share: float | None
+    wilson95: tuple[float, float] | None
+    unusable: int

@@ -20,7 +20,7 @@ from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolmen
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.pagination import paged
 from custodes.review.models import (
-    ADVERSE, GroundTruthRow, ReviewDecision, ReviewDecisionCreate, ReviewDecisionKind, ReviewDecisionRead,
+    ADVERSE, ErrorRateRow, GroundTruthRow, ReviewDecision, ReviewDecisionCreate, ReviewDecisionKind, ReviewDecisionRead,
     ReviewItem, ReviewItemDetail, ReviewItemRead,
 )
 from custodes.subjects.models import Subject
@@ -155,3 +155,29 @@ def ground_truth(*, uow: UnitOfWork, limit: int, offset: int) -> tuple[list[Grou
                            human_outcome=ReviewDecisionKind(i.outcome),
                            reviewers=1 + (i.second_reviewer_id is not None), closed_at=i.closed_at)
             for i in items], total
+
+
+# (question, machine reasons, the human finding that means the machine was wrong)
+ERROR_QUESTIONS = (
+    ("rejected as no match, but the same person", ("no_match", "near_threshold"), ReviewDecisionKind.SAME_PERSON),
+    ("rejected by liveness, but the same (live) person", ("liveness_failed",), ReviewDecisionKind.SAME_PERSON),
+    ("verified (random sample), but a different person", ("random_sample",), ReviewDecisionKind.DIFFERENT_PERSON),
+)
+
+
+def error_rates(*, uow: UnitOfWork) -> list[ErrorRateRow]:
+    """Live error figures from closed review items, for the cases this officer may see."""
+    from custodes.biometrics.metrics import wilson
+
+    rows = uow.session.execute(select(ReviewItem.reason, ReviewItem.outcome)
+                               .join(Subject, Subject.id == ReviewItem.subject_id)
+                               .where(subject_visible(uow.actor), ReviewItem.status == "closed")).all()
+    out = []
+    for question, reasons, wrong in ERROR_QUESTIONS:
+        found = [outcome for reason, outcome in rows if reason in reasons]
+        decided = [o for o in found if o != ReviewDecisionKind.UNUSABLE.value]
+        n, k = len(decided), sum(o == wrong.value for o in decided)
+        out.append(ErrorRateRow(question=question, machine_reason=",".join(reasons), human_outcome_counted=wrong,
+                                n=n, k=k, share=k / n if n else None, wilson95=wilson(k, n) if n else None,
+                                unusable=len(found) - n))
+    return out

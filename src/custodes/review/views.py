@@ -13,7 +13,7 @@ from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.checkins.face_store import face_keys
 from custodes.pagination import Page
 from custodes.review import service
-from custodes.review.models import GroundTruthRow, ReviewDecisionCreate, ReviewItemDetail, ReviewItemRead
+from custodes.review.models import ErrorRateRow, GroundTruthRow, ReviewDecisionCreate, ReviewItemDetail, ReviewItemRead
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -64,3 +64,11 @@ def ground_truth(uow: Uow, paging: Paging) -> Page[GroundTruthRow]:
     rows, total = service.ground_truth(uow=uow, limit=paging.limit, offset=paging.offset)
     uow.commit()
     return Page(items=rows, total=total, **paging.model_dump())
+
+
+@router.get("/error-rates", response_model=list[ErrorRateRow], dependencies=[requires(*MONITORS)])
+def error_rates(uow: Uow) -> list[ErrorRateRow]:
+    """How often reviewers overturn the machine, with Wilson 95 % intervals (live monitoring)."""
+    rows = service.error_rates(uow=uow)
+    uow.commit()
+    return rows
