@@ -172,7 +172,7 @@ class BatchEvaluator:
                                  from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}
         st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
                        curfews_checked_to=from_us(self.checked_to[i]))
-        self._load(i, st)
+        self.states[i], self.touched[i] = st, False  # the columns already say the same
         return st
 
     def _last_fix(self, i: int) -> Fix | None:
