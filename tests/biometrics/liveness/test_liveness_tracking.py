@@ -49,3 +49,23 @@ def test_a_still_face_tracked_through_real_frames_does_not_pass_a_challenge(nuaa
     tracked = track_faces(sequence(nuaa, "ClientRaw/0001/0001_00_00_01", n=6))
     marks = [f[0].landmarks for f in tracked]
     assert not any(judge_challenge(kind, marks).ok for kind in ChallengeKind)
+
+
+def test_real_head_turns_from_lfw_pass_only_the_turn_they_show():
+    # Two photos of the same person, frontal then head turned to their right (LFW, real faces).
+    from custodes.biometrics.image_input import pad_to
+    from custodes.biometrics.liveness.challenge import ChallengeKind, judge_challenge
+    from custodes.config import data_root
+
+    folder = data_root() / "faces" / "lfw-view1" / "images"
+    assert folder.is_dir(), f"LFW View 1 missing at {folder}"
+    for frontal, turned in (("Bill_Gates_0003", "Bill_Gates_0004"), ("Bill_Simon_0004", "Bill_Simon_0013")):
+        frames = [pad_to(load_rgb(folder / name.rsplit("_", 1)[0] / f"{name}.jpg")) for name in (frontal, turned)]
+        marks = [found[0].landmarks for found in track_faces(frames)]
+        assert judge_challenge(ChallengeKind.TURN_RIGHT, marks).ok
+        assert not judge_challenge(ChallengeKind.TURN_LEFT, marks).ok
+        assert not judge_challenge(ChallengeKind.LOOK_UP, marks).ok
+        assert not judge_challenge(ChallengeKind.LOOK_DOWN, marks).ok
+        mirrored = [found[0].landmarks for found in track_faces([f[:, ::-1].copy() for f in frames])]
+        assert judge_challenge(ChallengeKind.TURN_LEFT, mirrored).ok
+        assert not judge_challenge(ChallengeKind.TURN_LEFT, [marks[0], marks[0]]).ok
