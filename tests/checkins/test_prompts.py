@@ -186,7 +186,7 @@ def test_times_spread_near_uniformly_over_the_allowed_minutes(london_days) -> No
     density = hours[allowed > 0] / allowed[allowed > 0]
     density /= hours.sum() / allowed.sum()
     # A minimum gap makes the ends of each allowed stretch slightly likelier; nothing else may stand out.
-    assert density.min() > 0.8 and density.max() < 1.3, density.round(2)
+    assert density.min() > 0.8 and density.max() < 1.35, density.round(2)
 
 
 def test_draw_matches_a_brute_force_uniform_sampler() -> None:
