@@ -30,7 +30,12 @@ def sweep_command(home: Home = None,
     container = _container(home)
     try:
         while True:
-            typer.echo(json.dumps({"at": container.clock.now().isoformat(), **sweep(container).as_dict()}))
+            try:
+                typer.echo(json.dumps({"at": container.clock.now().isoformat(), **sweep(container).as_dict()}))
+            except Exception as exc:  # noqa: BLE001 - e.g. another sweeper won a race; the next pass redoes it
+                if every <= 0:
+                    raise
+                typer.echo(json.dumps({"at": container.clock.now().isoformat(), "error": str(exc)[:500]}), err=True)
             if every <= 0:
                 break
             time.sleep(every)
