@@ -57,3 +57,17 @@ def test_sweep_command_runs_once_and_prints_json(settings, monkeypatch):
     r = CliRunner().invoke(app, ["checkins", "sweep", "--home", str(settings.home)])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.output)) == {"at", "drawn", "missed", "reviews"}
+
+
+def test_a_policy_that_cannot_be_applied_raises_an_alert_and_spares_the_others(container, case, clock):
+    from custodes.access.actor import Actor
+    from custodes.orders.models import Condition
+
+    with container.uow(Actor.system("test")) as uow:
+        condition = uow.session.query(Condition).filter(Condition.kind == "check_in_policy").one()
+        condition.spec = {**condition.spec, "quiet_hours": [{"start": "13:00", "end": "13:00"}]}
+        uow.commit()
+    assert sweep(container).drawn == 0
+    assert sweep(container).drawn == 0  # and still only one alert
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_policy_invalid' "
+                             "AND category = 'integrity'") == 1

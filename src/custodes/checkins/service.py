@@ -13,6 +13,7 @@ from random import Random
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from custodes.alerts import service as alerts
 from custodes.biometrics.liveness import draw_challenge
 from custodes.checkins.models import CheckInDay, CheckInPrompt, CheckInRead, PendingPrompt, PendingRead
 from custodes.checkins.prompts import CheckInPolicy, PolicyError, draw_day
@@ -49,7 +50,15 @@ def active_policy(*, uow: UnitOfWork, subject: Subject, at: datetime) -> tuple[O
     if row is None:
         return None
     order, condition = row
-    return order, policy_from_spec(condition.spec, subject.time_zone)
+    try:
+        return order, policy_from_spec(condition.spec, subject.time_zone)
+    except Invalid as exc:
+        # A policy that cannot be applied must not pass unnoticed (no prompts would ever be drawn),
+        # nor stop the sweep for everyone else: a human is told, once per condition.
+        alerts.raise_alert(uow=uow, subject_id=subject.id, kind="check_in_policy_invalid", category="integrity",
+                           severity="high", occurred_at=at, dedupe_key=f"check_in_policy_invalid:{condition.id}",
+                           evidence={"condition_id": str(condition.id), "problem": exc.detail})
+        return None
 
 
 def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random | None = None) -> int:

@@ -98,14 +98,14 @@ def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_i
     evidence = Evidence(model_version=engine.version, quality=report.as_dict(), quality_passed=report.passed,
                         quality_reason=report.reason)
     if report.passed:
-        evidence = _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs, evidence)
+        evidence = _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs)
     decision = decide(evidence)
     if decision.failure_to_acquire and prompt.failures_to_acquire + 1 >= MAX_FAILURES_TO_ACQUIRE:
         decision = repeated_failure_to_acquire(evidence)
     return _record(uow, keys, prompt, device_id, enrolment, photo, decision)
 
 
-def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs, evidence: Evidence) -> Evidence:
+def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs) -> Evidence:
     from custodes.biometrics import Template, TemplateMismatch
     from custodes.biometrics.engine import Acquisition
 
