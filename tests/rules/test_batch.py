@@ -131,3 +131,13 @@ def test_a_stale_outside_fix_at_window_start_then_a_fresh_one_starts_the_breach_
         want += out
     assert [e.kind for e in want] == ["curfew_breach_started"] and want[0].at == later[0].at
     assert [e.to_dict() for e in got] == [e.to_dict() for e in want]
+
+
+def test_a_batch_with_impossible_numbers_is_refused():
+    rules = [RuleSet(zones=(ZoneRule("h", "inclusion", Circle(51.5, -0.12, 100.0)),))]
+    ev = BatchEvaluator(["s"], rules)
+    t = np.array([1_800_000_000_000_000], np.int64)
+    for lat, lon, acc in ((np.nan, 0.0, 5.0), (51.0, 181.0, 5.0), (51.0, 0.0, -1.0), (51.0, 0.0, np.nan)):
+        with pytest.raises(ValueError):
+            ev.evaluate(FixBatch(np.zeros(1, np.int64), t, np.array([lat]), np.array([lon]), np.array([acc])),
+                        at(2027, 1, 16))

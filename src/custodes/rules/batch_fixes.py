@@ -27,8 +27,10 @@ def evaluate_batch(ev, b, now: datetime) -> list[tuple[int, Event]]:
 
     if len(b) == 0:
         return []
-    if np.any(b.accuracy_m < 0) or not np.all(np.isfinite(b.accuracy_m)):
+    if not (np.all(b.accuracy_m >= 0) and np.all(b.accuracy_m < np.inf)):  # NaN fails both
         raise ValueError("accuracy must be a finite number of metres, not negative")
+    if not (np.all(np.abs(b.lat) <= 90) and np.all(np.abs(b.lon) <= 180)):
+        raise ValueError("coordinates out of range (or NaN)")
     b = applicable(ev, b, to_us(now) + FUTURE_TOLERANCE // US)
     if b is None:
         return []
