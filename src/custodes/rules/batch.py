@@ -81,6 +81,7 @@ class BatchEvaluator:
         self.margin = np.zeros((n, k))
         self.dwell = np.zeros((n, k), np.int64)
         self.curfew_zone = np.zeros((n, k), bool)
+        self.exclusion = np.zeros((n, k), bool)
         polys: dict[int, int] = {}
         smalls: dict[int, int] = {}
         shapes, small_shapes = [], []
@@ -105,6 +106,7 @@ class BatchEvaluator:
                 self.margin[i, j] = cz.rule.margin_m
                 self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
                 self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
+                self.exclusion[i, j] = cz.rule.kind == "exclusion"
         self.atlas = Atlas.build(shapes)
         self.small = SmallPolygons.build(small_shapes)
         self.max_speed = np.array([r.max_speed_mps for r in self.rules])

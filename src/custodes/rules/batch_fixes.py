@@ -148,10 +148,13 @@ def evaluate_batch(ev, b, now: datetime) -> list[tuple[int, Event]]:
         items.append((j, 0, movement_event(ev.states[i].subject_id, prev_fix, b.fix(j), dist[j],
                                            float(ev.max_speed[i]))))
     for js, ks, tr in transitions:
-        for m, (j, k) in enumerate(zip(js, ks)):
+        # The changes `zone_event` reports: into or out of an exclusion zone, out of or back into
+        # an inclusion zone without a curfew (first confirmations elsewhere say nothing).
+        bad = np.where(ev.exclusion[s[js], ks], 1, -1)
+        told = ((tr.side == bad) | (tr.old_side == bad)) & ~ev.curfew_zone[s[js], ks] & ~fallback[s[js]]
+        for m in np.flatnonzero(told):
+            j, k = js[m], ks[m]
             i = s[j]
-            if fallback[i] or ev.curfew_zone[i, k]:
-                continue
             old = ZoneState(int(tr.old_side[m]), from_us(tr.old_since[m]), int(tr.side[m]), from_us(tr.held_since[m]))
             e = zone_event(ev.states[i].subject_id, ev.rules[i].compiled[k], old, int(tr.side[m]), b.fix(j))
             if e is not None:
