@@ -6,6 +6,7 @@ the first answer again; a different body under a used sequence number is a confl
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,13 +37,23 @@ class IngestResult:
                 "rejected": self.rejected, "duplicate": self.duplicate}
 
 
+_ORDER_START: dict[uuid.UUID, tuple[float, datetime | None]] = {}
+ORDER_START_TTL_S = 10.0  # a device uploads often; its orders change rarely
+
+
 def order_start(container: Container, device_id: uuid.UUID) -> datetime | None:
     """The earliest start of an order of anyone this device has been assigned to: fixes older than
-    that have no legal basis to be kept."""
+    that have no legal basis to be kept. Cached for a few seconds per device."""
+    t = time.monotonic()
+    hit = _ORDER_START.get(device_id)
+    if hit is not None and t - hit[0] < ORDER_START_TTL_S:
+        return hit[1]
     with container.uow(Actor.system("ingest")) as uow:
-        return uow.session.scalar(
+        start = uow.session.scalar(
             select(func.min(Order.starts_at)).join(Assignment, Assignment.subject_id == Order.subject_id)
             .where(Assignment.device_id == device_id, Order.status != "draft"))
+    _ORDER_START[device_id] = (t, start)
+    return start
 
 
 def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: bool, channel: str,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from custodes.config import data_root
 from custodes.telemetry.population import Monitored, enrol
 
+LONDON = ZoneInfo("Europe/London")
 STEP_S = 15  # one fix every 15 s: the rate of a person during a violation
 NIGHT_TRIP = 0.03  # chance that a batch holds a night-time trip away from home (a curfew breach)
 
@@ -61,9 +63,11 @@ def batches(rng, people: list[Monitored], per_device: int, size: int, end: datet
             lat = p.home[0] + rng.normal(0, 1e-4, size)
             lon = p.home[1] + rng.normal(0, 1.5e-4, size)
             # Trips of 1-3 km lasting a tenth of the batch: most by day, a few at night (curfew breaches).
-            hours = ((t0.hour + np.arange(size) * STEP_S / 3600) % 24)
+            local = t0.astimezone(LONDON)
+            hours = ((local.hour + local.minute / 60 + np.arange(size) * STEP_S / 3600) % 24)
             for night, p_trip in ((False, 0.3), (True, NIGHT_TRIP)):
-                ok = np.flatnonzero(((hours >= 19) | (hours < 7)) == night)[: max(size - size // 10, 1)]
+                ok = np.flatnonzero(((hours >= 19) | (hours < 7)) == night)
+                ok = ok[ok < size - size // 10]  # the trip ends inside the batch
                 if len(ok) and rng.random() < p_trip:
                     a, m = int(rng.choice(ok)), size // 10
                     ramp = np.minimum(1.0, np.minimum(np.arange(m), np.arange(m)[::-1]) / 20)  # ~5 min out
