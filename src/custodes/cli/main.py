@@ -35,9 +35,11 @@ from custodes.biometrics.evaluation import eval_faces  # noqa: E402
 eval_app.command("faces")(eval_faces)
 bench_app.command("checkin")(bench_checkin)
 
+from custodes.checkins.bench import bench_checkin_api  # noqa: E402
 from custodes.checkins.commands import checkins_app  # noqa: E402
 
 app.add_typer(checkins_app, name="checkins")
+bench_app.command("checkin-api")(bench_checkin_api)
 
 from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
 
