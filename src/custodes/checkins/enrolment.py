@@ -48,7 +48,7 @@ def enrol(*, uow: UnitOfWork, keys: FaceKeyRing, engine, subject_id: uuid.UUID, 
     for i, data in enumerate(photos):
         rgb = decode_upload(data, f"photos[{i}]")
         try:
-            acquired.append(engine.acquire(rgb))
+            acquired.append(engine.acquire(rgb, for_template=True))  # embedded once, as a reference
         except FaceNotAcquired as exc:
             raise FaceNotUsable(f"photos[{i}]", exc.report) from None
     template = engine.enrol(acquired)
