@@ -80,3 +80,16 @@ def test_face_cut_off_by_the_frame():
     pts = [(40, 220), (20, 220), (-20, 220), (0, 220), (10, 265)]
     face = DetectedFace(FaceBox(-100, 150, 100, 350), Landmarks(tuple(pts)))
     assert assess((480, 640, 3), [face], None).reason == "face_cut_off"
+
+
+def test_second_smaller_face_is_seen_at_check_in_and_enrolment(engine, lfw_dir):
+    from custodes.biometrics.image_input import load_rgb
+
+    big = cv2.resize(load_rgb(lfw_dir / "images" / SAME_A[0]), (375, 375))
+    canvas = np.full((480, 640, 3), 127, np.uint8)
+    canvas[50:425, 0:375] = big
+    canvas[115:365, 385:635] = load_rgb(lfw_dir / "images" / "Abdoulaye_Wade/Abdoulaye_Wade_0004.jpg")
+    assert _reason(engine, canvas) == "multiple_faces"  # probe path
+    with pytest.raises(FaceNotAcquired) as info:
+        engine.enrol([canvas])
+    assert info.value.reason == "multiple_faces"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,8 +32,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _samples(source: str, count: int, frames: int) -> list[tuple[bytes, bytes, list[bytes]]]:
-    """(reference JPEG, probe JPEG, challenge frames) of the same person at 640x480."""
+def _samples(source: str, count: int, frames: int) -> list[tuple[list[bytes], bytes, list[bytes]]]:
+    """(candidate reference JPEGs, probe JPEG, challenge frames) of the same person at 640x480."""
     out = []
     if source == "nuaa":
         root = data_root() / "pad" / "nuaa-dev" / "ClientRaw"
@@ -45,7 +47,8 @@ def _samples(source: str, count: int, frames: int) -> list[tuple[bytes, bytes, l
             files = by_person[person]
             i = 1 + (k // len(people)) * 3
             extra = [files[(i + 1 + f) % len(files)].read_bytes() for f in range(frames)]
-            out.append((files[0].read_bytes(), files[i % len(files)].read_bytes(), extra))
+            refs = [f.read_bytes() for f in files[:8]]  # enrol from the first frame that passes the gate
+            out.append((refs, files[i % len(files)].read_bytes(), extra))
             k += 1
     else:
         from custodes.biometrics.lfw import read_pairs
@@ -54,7 +57,7 @@ def _samples(source: str, count: int, frames: int) -> list[tuple[bytes, bytes, l
         genuine = [p for p in read_pairs(lfw / "pairsDevTrain.txt") if p.same]
         for pair in genuine[:count]:
             ref, probe = (encode_jpeg(pad_to(load_rgb(lfw / "images" / r))) for r in (pair.a, pair.b))
-            out.append((ref, probe, [probe] * frames))
+            out.append(([ref], probe, [probe] * frames))
     return out[:count]
 
 
@@ -69,22 +72,28 @@ def _liveness():
         return None
 
 
-def _run(engine, samples, liveness, label: str, progress: Progress) -> dict:
+def _enrol_first_usable(engine, refs: list[bytes]):
     from custodes.biometrics.quality import FaceNotAcquired
 
-    templates = []
-    for ref, _, _ in samples:
+    for ref in refs:
         try:
-            templates.append(engine.enrol([decode_image(ref)]))
+            return engine.enrol([decode_image(ref)])
         except FaceNotAcquired:
-            templates.append(None)
+            continue
+    return None
+
+
+def _run(engine, samples, liveness, label: str, progress: Progress, fast: bool = False) -> dict:
+    from custodes.biometrics.quality import FaceNotAcquired
+
+    templates = [_enrol_first_usable(engine, refs) for refs, _, _ in samples]
     times, cpu, stages, outcomes = [], [], {"decode": [], "acquire": [], "liveness": [], "compare": []}, {}
     task = progress.add_task(label, total=len(samples))
-    for (ref, probe, extra), template in zip(samples, templates, strict=True):
+    for (_, probe, extra), template in zip(samples, templates, strict=True):
         c0, t0 = time.process_time(), time.perf_counter()
         rgb = decode_image(probe)
         t1 = time.perf_counter()
-        faces = engine.detect(rgb)
+        faces = engine.detect(rgb, fast=fast)
         try:
             acq = engine.acquire(rgb, faces)
         except FaceNotAcquired as exc:
@@ -120,20 +129,13 @@ def _run(engine, samples, liveness, label: str, progress: Progress) -> dict:
     }
 
 
-def bench_checkin(
-    count: int = typer.Option(100, help="check-ins to time"),
-    source: str = typer.Option("nuaa", help="nuaa (live 640x480 frames) or lfw (LFW padded to 640x480)"),
-    frames: int = typer.Option(1, help="challenge frames per check-in (decoded, detected, judged for liveness)"),
-    cores: int = typer.Option(1, help="CPU cores to pin the process to (0 = leave as is)"),
-    out: Path = typer.Option(Path("out/bench-checkin.json")),
-) -> None:
-    """Median/p95 latency of the whole check-in decision, peak RSS and model-load time."""
-    if source not in ("nuaa", "lfw"):
-        raise typer.BadParameter("source must be nuaa or lfw")
+def measure(count: int, source: str, frames: int, cores: int) -> dict:
+    """Runs in a fresh process (see `bench_checkin`), so RSS counts the check-in path only."""
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     rss_start = _peak_rss_mb()
     t = time.perf_counter()
+    from custodes.biometrics.calibration import Calibration
     from custodes.biometrics.engine import FaceEngine, get_engine
 
     engine = get_engine()
@@ -142,19 +144,18 @@ def bench_checkin(
     liveness = _liveness()
     liveness_load_s = time.perf_counter() - t
     samples = _samples(source, count + 5, frames)
-    from custodes.biometrics.calibration import Calibration
-
     cal = engine.calibration
     dlib_norm = next(m for m in cal.models if m.name == "dlib-resnet")
     baseline_cal = Calibration(id="baseline-dlib-only", models=(dlib_norm.__class__(
         dlib_norm.name, dlib_norm.version, dlib_norm.impostor_mean, dlib_norm.impostor_std, 1.0, "none"),),
-        thresholds={"1e-03": 0.0})
+        thresholds={Calibration.key(engine.target_fmr): 0.0}, default_target_fmr=engine.target_fmr)
     baseline_engine = FaceEngine(baseline_cal)
-    with Progress(console=console) as progress:
+    with Progress(console=Console(stderr=True)) as progress:
         _run(engine, samples[:5], liveness, "warm-up", progress)
         baseline = _run(baseline_engine, [(r, p, []) for r, p, _ in samples[5:]], None, "baseline (plain dlib)", progress)
-        full = _run(engine, samples[5:], liveness, "check-in", progress)
-    report = {
+        full = _run(engine, samples[5:], liveness, "check-in", progress, fast=False)
+        fast = _run(engine, samples[5:], liveness, "check-in, fast detection (option)", progress, fast=True)
+    return {
         "source": source, "resolution": "640x480", "cores": cores or os.cpu_count(),
         "engine_version": engine.version,
         "liveness": (f"included: passive check + head-turn challenge over the photo and {frames} challenge frame(s)"
@@ -163,17 +164,47 @@ def bench_checkin(
         "load_average_1min": round(os.getloadavg()[0], 2),
         "model_load_s": round(model_load_s, 3), "liveness_model_load_s": round(liveness_load_s, 3),
         "rss_before_models_mb": round(rss_start, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "checkin": full, "baseline_plain_dlib": baseline,
+        "checkin": full, "checkin_fast_detection_option": fast, "baseline_plain_dlib": baseline,
         "targets": {"median_ms": TARGET_MEDIAN_MS, "peak_rss_mb": TARGET_RSS_MB},
     }
-    report["meets_targets"] = {"median": full["median_ms"] <= TARGET_MEDIAN_MS, "rss": report["peak_rss_mb"] <= TARGET_RSS_MB}
-    table = Table(title=f"check-in benchmark ({source}, 640x480, {report['cores']} core)")
+
+
+def bench_checkin(
+    count: int = typer.Option(100, help="check-ins to time"),
+    source: str = typer.Option("nuaa", help="nuaa (live 640x480 frames) or lfw (LFW padded to 640x480)"),
+    frames: int = typer.Option(1, help="challenge frames per check-in (decoded, detected, judged for liveness)"),
+    cores: int = typer.Option(1, help="CPU cores to pin the measuring process to (0 = leave as is)"),
+    out: Path = typer.Option(Path("out/bench-checkin.json")),
+) -> None:
+    """Median/p95 latency of the whole check-in decision, peak RSS and model-load time."""
+    if source not in ("nuaa", "lfw"):
+        raise typer.BadParameter("source must be nuaa or lfw")
+    # A fresh interpreter that imports only the biometrics code: the RSS and model-load time are
+    # those of the check-in path, not of this CLI (which imports the whole web application).
+    args = json.dumps({"count": count, "source": source, "frames": frames, "cores": cores})
+    done = subprocess.run([sys.executable, "-m", "custodes.biometrics.bench", args], stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise typer.Exit(done.returncode)
+    report = json.loads(done.stdout)
+    full = report["checkin"]
+    report["meets_targets"] = {
+        "median_wall": full["median_ms"] <= TARGET_MEDIAN_MS, "median_cpu": full["cpu_median_ms"] <= TARGET_MEDIAN_MS,
+        "rss": report["peak_rss_mb"] <= TARGET_RSS_MB,
+    }
+    table = Table(title=f"check-in benchmark ({source}, 640x480, {report['cores']} core, load {report['load_average_1min']})")
     for col in ("pipeline", "median ms", "p95 ms", "CPU median ms", "stages (median ms)"):
         table.add_column(col)
-    for name, row in (("baseline: plain dlib", baseline), ("full decision", full)):
+    for name, key in (("baseline: plain dlib", "baseline_plain_dlib"), ("full decision", "checkin"),
+                      ("full, fast-detection option", "checkin_fast_detection_option")):
+        row = report[key]
         table.add_row(name, str(row["median_ms"]), str(row["p95_ms"]), str(row["cpu_median_ms"]),
                       json.dumps(row["stage_median_ms"]))
     console.print(table)
+    console.print(f"peak RSS {report['peak_rss_mb']} MB, model load {report['model_load_s']} s, {report['liveness']}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     console.print_json(json.dumps(report))
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(**json.loads(sys.argv[1]))))

@@ -173,5 +173,6 @@ def fit(tuner: Tuner) -> tuple[Calibration, list[dict]]:
         train = row["result"].get("train", {})
         train = train.get("multi_reference", train)
         ref = row["result"].get("train", {}).get("single_reference", base)
-        row["helps_on_train"] = bool(train) and train["1e-03"] < ref["1e-03"]
+        # Half a point at FMR 1e-3 is ~5 of 1,100 pairs: smaller gains are within noise.
+        row["helps_on_train"] = bool(train) and train["1e-03"] <= ref["1e-03"] - 0.005 and train["1e-04"] <= ref["1e-04"]
     return chosen, levers
