@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
@@ -66,8 +66,10 @@ class Pipeline:
     # -- driving ------------------------------------------------------------------------------
     def pending_devices(self, limit: int = 512) -> list[uuid.UUID]:
         with self.container.uow(ACTOR) as uow:
-            return list(uow.session.scalars(select(TelemetryBatch.device_id)
-                                            .where(TelemetryBatch.processed_at.is_(None)).distinct().limit(limit)))
+            # Oldest waiting batch first: the device that has waited longest is served first.
+            return list(uow.session.scalars(
+                select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
+                .group_by(TelemetryBatch.device_id).order_by(func.min(TelemetryBatch.id)).limit(limit)))
 
     def run_once(self) -> Turn:
         total = Turn()
@@ -133,6 +135,18 @@ class Pipeline:
             self._crash_hook("commit")
             uow.commit()
         return turn
+
+    def warm(self) -> int:
+        """Compile the rule sets of everyone wearing a device now (zone rasters cost up to ~0.3 s
+        per large polygon, once per process), so the first batch after a restart is not slow."""
+        now = self.container.clock.now()
+        with self.container.uow(ACTOR) as uow:
+            s = uow.session
+            subjects = s.scalars(select(Assignment.subject_id).where(
+                Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now)).distinct()).all()
+            for subject_id in subjects:
+                BatchEvaluator([str(subject_id)], [self.rules.get(s, subject_id)])
+        return len(subjects)
 
     # -- scheduled checks ---------------------------------------------------------------------
     def tick(self, limit: int = 1000) -> Turn:

@@ -46,6 +46,7 @@ class Runner:
         self._wake.set()
 
     def start(self) -> None:
+        self._spawn("warm", self._warm)
         self._spawn("pipeline", self._pipeline_loop)
         if self.tick_s > 0:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
@@ -77,6 +78,12 @@ class Runner:
         t = threading.Thread(target=fn, name=f"{self.name}-{what}", daemon=True)
         t.start()
         self._threads.append(t)
+
+    def _warm(self) -> None:
+        try:
+            log.info("rules warm for %d subjects", self.pipeline.warm())
+        except Exception:
+            log.exception("warming the rule sets failed; they compile on first use instead")
 
     def _pipeline_loop(self) -> None:
         while not self._stop.is_set():
