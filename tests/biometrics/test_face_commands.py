@@ -32,7 +32,7 @@ def test_eval_faces_on_a_small_sample(lfw_dir, small_pairs, tmp_path, monkeypatc
     assert set(report["at_calibrated_thresholds"]) >= {"1e-03", "1e-04"}
     assert (out / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     races = {row["group"]: row for row in report["per_group"]["race"]}
-    assert all(row["claim"] == "too small for a claim" for row in races.values())
+    assert all(row["fnmr_claim"] == "too small for a claim" for row in races.values())
     # Embeddings are cached per image: the second run computes nothing new.
     cached = list((tmp_path / "home" / "cache" / "faces").rglob("*.npz"))
     assert len(cached) == report["images"]

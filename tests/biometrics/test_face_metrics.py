@@ -60,3 +60,15 @@ def test_pairs_and_labels_parse_with_malformed_lines(tmp_path):
     assert labels.race_by_identity == {"A_B": "african", "C_D": "multiple"}
     assert labels.gender_by_image == {"A_B/A_B_0001.jpg": "female", "C_D/C_D_0001.jpg": "male"}
     assert labels.malformed_lines == 1 and labels.conflicting_images == 1
+
+
+def test_group_claims_need_enough_trials_unless_the_excess_is_certain():
+    from custodes.biometrics.fairness import _group_rates
+
+    small_but_clearly_high = _group_rates("g", np.ones(20), np.r_[np.ones(30), np.zeros(1370)], 0.5, 1e-3)
+    assert small_but_clearly_high["fnmr_claim"] == "too small for a claim"
+    assert small_but_clearly_high["fmr_claim"].startswith("above target")
+    small_and_unclear = _group_rates("g", np.ones(20), np.zeros(1400), 0.5, 1e-3)
+    assert small_and_unclear["fmr_claim"] == "too small for a claim"
+    large = _group_rates("g", np.ones(200), np.zeros(20_000), 0.5, 1e-3)
+    assert large["fnmr_claim"] == large["fmr_claim"] == "ok" and large["fnmr"] == 0.0

@@ -109,13 +109,14 @@ def print_report(report: dict) -> None:
     groups = report.get("per_group")
     if groups:
         gt = Table(title=f"Per group at the calibrated threshold for FMR {groups['target_fmr']:g}")
-        for col in ("attribute", "group", "genuine", "FNMR [95% CI]", "same-group impostors", "same-group FMR [95% CI]", "claim"):
+        for col in ("attribute", "group", "genuine", "FNMR [95% CI]", "same-group impostors", "same-group FMR [95% CI]",
+                    "FNMR claim", "FMR claim"):
             gt.add_column(col)
         for attribute in ("race", "gender"):
             for r in groups[attribute]:
                 gt.add_row(attribute, r["group"], str(r["genuine_pairs"]), f"{_fmt(r['fnmr'], 3)} {_ci(r['fnmr_ci95'])}",
                            f"{r['same_group_impostor_pairs']:,}", f"{_fmt(r['same_group_fmr'], 3)} {_ci(r['same_group_fmr_ci95'])}",
-                           r["claim"])
+                           r["fnmr_claim"], r["fmr_claim"])
         console.print(gt)
 
 
