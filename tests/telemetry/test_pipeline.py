@@ -102,3 +102,22 @@ def test_curfew_start_is_checked_by_the_tick_with_no_new_fix(client, clock, cont
     assert "curfew_no_fix" in kinds
     p.tick()
     assert len(alerts(container)) == len(kinds)  # transitions only: a second tick raises nothing new
+
+
+def test_the_runner_processes_uploads_by_itself(client, clock, container, person, rows):
+    """What `custodes serve` (embedded) and `custodes worker` run: no explicit pipeline call."""
+    import time
+
+    from custodes.telemetry.worker import Runner
+
+    runner = Runner(container, mqtt=False, name="test-runner", tick_s=0, notify=False)
+    runner.start()
+    try:
+        upload(client, clock, person, 1, walk(clock, 300, 10, HOME))
+        runner.wake()
+        deadline = time.monotonic() + 10
+        while rows("trail_segments") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert rows("trail_segments") == 1

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -41,6 +42,7 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self.subscriber = None
         self._alert_client = None
+        self._mqtt_retry_at = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -109,7 +111,8 @@ class Runner:
         from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out
 
         config = NotifyConfig.from_container(self.container)
-        if self._alert_client is None:
+        if self._alert_client is None and time.monotonic() >= self._mqtt_retry_at:
+            self._mqtt_retry_at = time.monotonic() + 60  # a missing broker is retried once a minute
             try:
                 from custodes.telemetry.mqtt import connect
 
