@@ -121,3 +121,24 @@ def test_the_runner_processes_uploads_by_itself(client, clock, container, person
     finally:
         runner.stop()
     assert rows("trail_segments") == 1
+
+
+def test_one_failing_device_does_not_stall_the_others(client, clock, container, person, other_person, rows):
+    upload(client, clock, person, 1, walk(clock, 300, 5, HOME))
+    upload(client, clock, other_person, 1, walk(clock, 300, 5, HOME))
+    pipeline = Pipeline(container)
+    broken = person.device_id
+    real = pipeline.process_device
+
+    def flaky(device_id):
+        if device_id == broken:
+            raise ValueError("a rule set that does not compile")
+        return real(device_id)
+
+    pipeline.process_device = flaky
+    assert pipeline.run_once().batches == 1  # the other device went through
+    assert rows("trail_segments") == 1
+    pipeline.process_device = real
+    assert pipeline.run_once().batches == 0  # the failing device waits out its pause ...
+    pipeline._failing.clear()
+    assert pipeline.run_once().batches == 1  # ... and is then retried with nothing lost

@@ -11,6 +11,7 @@ concurrently; on SQLite the single writer lock does the same.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from custodes.telemetry.schemas import FixColumns
 
 log = logging.getLogger(__name__)
 FOREVER_MS = 2**62
+RETRY_FAILED_S = 30.0
 ACTOR = Actor.system("pipeline")
 
 
@@ -62,6 +64,7 @@ class Pipeline:
         sqlite = container.engine.dialect.name == "sqlite"
         self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
+        self._failing: dict[uuid.UUID, float] = {}
 
     # -- driving ------------------------------------------------------------------------------
     def pending_devices(self, limit: int = 512) -> list[uuid.UUID]:
@@ -73,8 +76,19 @@ class Pipeline:
 
     def run_once(self) -> Turn:
         total = Turn()
+        clock = time.monotonic()
         for device_id in self.pending_devices():
-            t = self.process_device(device_id)
+            if self._failing.get(device_id, 0) > clock:
+                continue
+            try:
+                t = self.process_device(device_id)
+            except Exception:
+                # One device's bad data or rules must not stall everyone else: its batches stay
+                # pending (nothing committed) and it is retried after a pause.
+                log.exception("processing device %s failed; retrying in %s s", device_id, RETRY_FAILED_S)
+                self._failing[device_id] = clock + RETRY_FAILED_S
+                continue
+            self._failing.pop(device_id, None)
             total.batches += t.batches
             total.fixes += t.fixes
             total.alerts += t.alerts
@@ -170,7 +184,11 @@ class Pipeline:
                 if row is None and s.get(MonitorState, subject_id) is not None:
                     continue  # the pipeline holds it; it will advance the same checks itself
                 state = SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
-                state, events = evaluate_tick(state, self.rules.get(s, subject_id), now)
+                try:
+                    state, events = evaluate_tick(state, self.rules.get(s, subject_id), now)
+                except (ValueError, KeyError, TypeError):  # one bad rule set must not stop every tick
+                    log.exception("scheduled checks for subject %s failed", subject_id)
+                    continue
                 turn.alerts += _raise(uow, subject_id, events, device_id, None)
                 _save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
