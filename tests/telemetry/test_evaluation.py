@@ -11,7 +11,7 @@ import numpy as np
 from custodes.rules import (Circle, CurfewRule, RuleSet, StatusReport, SubjectState, ZoneRule, evaluate_fix,
                             evaluate_status)
 from custodes.rules.models import Fix
-from custodes.telemetry.pipeline import evaluate, fix_id
+from custodes.telemetry.evaluation import evaluate, fix_id
 from custodes.telemetry.schemas import FixColumns
 
 HOME = (51.5, -0.12)

@@ -45,7 +45,7 @@ def _baseline(work: list, container) -> dict:
     """One core, in-process: validation, packing and rule evaluation of the same batches."""
     from custodes.rules import SubjectState
     from custodes.telemetry import segment
-    from custodes.telemetry.pipeline import evaluate
+    from custodes.telemetry.evaluation import evaluate
     from custodes.telemetry.ruleset import RuleCache
 
     from custodes.telemetry.schemas import validate_batch
