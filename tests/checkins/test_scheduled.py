@@ -4,6 +4,7 @@ per unanswered prompt, and sends prompts where the wearer tried but failed to a 
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from checkins.support import GATES, dark
 from custodes.checkins.scheduled import sweep
 from custodes.cli.main import app
+from custodes.telemetry.worker import Runner
 
 
 def _count(container, sql: str) -> int:
@@ -71,3 +73,17 @@ def test_a_policy_that_cannot_be_applied_raises_an_alert_and_spares_the_others(c
     assert sweep(container).drawn == 0  # and still only one alert
     assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_policy_invalid' "
                              "AND category = 'integrity'") == 1
+
+
+def test_serve_and_worker_loops_run_the_sweep(container, case):
+    runner = Runner(container, mqtt=False, name="sweep-test", notify=False, tick_s=3600, sweep_s=0.05)
+    runner.start()
+    try:
+        for _ in range(200):
+            if _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") > 0:
+                break
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert _count(container, "SELECT count(*) FROM checkin_prompts") == 10
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") >= 5

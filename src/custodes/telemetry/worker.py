@@ -1,7 +1,7 @@
 """The loops that run the pipeline: in `custodes serve` (embedded) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
+check-in sweep (draws prompts, raises missed ones), the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from custodes.access.actor import Actor
 from custodes.bootstrap import Container
+from custodes.checkins.scheduled import sweep
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 class Runner:
     def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float | None = None,
-                 tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True) -> None:
+                 tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True,
+                 sweep_s: float = 60.0) -> None:
         self.container = container
         self.fault = fault_point()
         self.pipeline = Pipeline(container, crash_hook=self.fault)
@@ -37,6 +39,7 @@ class Runner:
         # replaying history, where "silent since hours" would be an artefact of the replay).
         self.tick_s = tick_s if tick_s is not None else float(os.environ.get("CUSTODES_TICK_SECONDS", "30"))
         self.notify_s, self.notify = notify_s, notify
+        self.sweep_s = sweep_s
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -52,6 +55,8 @@ class Runner:
         self._spawn("pipeline", self._pipeline_loop)
         if self.tick_s > 0:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
+            # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
+            self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
         if self.mqtt:
             from custodes.telemetry.mqtt import TelemetrySubscriber
 
