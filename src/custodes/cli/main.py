@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
+from custodes.biometrics.bench import bench_checkin
+from custodes.biometrics.evaluation import eval_faces
+from custodes.biometrics.liveness.commands import bench_liveness_command, eval_pad_command, pad_app
+from custodes.checkins.bench import bench_checkin_api
+from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
+from custodes.rules.bench import bench_rules
+from custodes.telemetry.commands import bench_ingest_command, worker_command
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -23,39 +30,24 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 
-from custodes.biometrics.liveness.commands import bench_liveness_command, eval_pad_command, pad_app  # noqa: E402
-
+# Each domain keeps its command bodies in its own module; only the registration lives here.
 app.add_typer(pad_app, name="pad")
-eval_app.command("pad")(eval_pad_command)
-bench_app.command("liveness")(bench_liveness_command)
-
-from custodes.biometrics.bench import bench_checkin  # noqa: E402
-from custodes.biometrics.evaluation import eval_faces  # noqa: E402
-
-eval_app.command("faces")(eval_faces)
-bench_app.command("checkin")(bench_checkin)
-
-from custodes.checkins.bench import bench_checkin_api  # noqa: E402
-from custodes.checkins.commands import checkins_app  # noqa: E402
-
 app.add_typer(checkins_app, name="checkins")
-bench_app.command("checkin-api")(bench_checkin_api)
-
-from custodes.telemetry.commands import bench_ingest_command, worker_command  # noqa: E402
-
 app.command("worker")(worker_command)
-bench_app.command("ingest")(bench_ingest_command)
-
-from custodes.rules.bench import bench_rules  # noqa: E402
-
+eval_app.command("faces")(eval_faces)
+eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
+bench_app.command("ingest")(bench_ingest_command)
+bench_app.command("checkin")(bench_checkin)
+bench_app.command("checkin-api")(bench_checkin_api)
+bench_app.command("liveness")(bench_liveness_command)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None) -> None:
-    """Run the API (and, where built, the console and in-process workers)."""
+    """Run the API with the in-process pipeline, scheduled checks and notifications."""
     admin.serve(host=host, port=port, home=home)
 
 
