@@ -71,4 +71,9 @@ def test_group_claims_need_enough_trials_unless_the_excess_is_certain():
     small_and_unclear = _group_rates("g", np.ones(20), np.zeros(1400), 0.5, 1e-3)
     assert small_and_unclear["fmr_claim"] == "too small for a claim"
     large = _group_rates("g", np.ones(200), np.zeros(20_000), 0.5, 1e-3)
-    assert large["fnmr_claim"] == large["fmr_claim"] == "ok" and large["fnmr"] == 0.0
+    assert large["fnmr_claim"] == "enough trials" and large["fmr_claim"] == "within target" and large["fnmr"] == 0.0
+    # A large group whose whole interval sits above the target is reported as such, not as fine.
+    large_high = _group_rates("g", np.ones(200), np.r_[np.ones(40), np.zeros(19_960)], 0.5, 1e-3)
+    assert large_high["fmr_claim"] == "above target"
+    large_unclear = _group_rates("g", np.ones(200), np.r_[np.ones(22), np.zeros(19_978)], 0.5, 1e-3)
+    assert large_unclear["fmr_claim"] == "not distinguishable from target"

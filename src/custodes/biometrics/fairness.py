@@ -60,14 +60,17 @@ def _group_rates(name: str, gen_scores, imp_scores, threshold: float, target_fmr
     g, i = np.asarray(gen_scores), np.asarray(imp_scores)
     misses, fms = int(np.sum(g < threshold)), int(np.sum(i >= threshold))
     fmr_ci = wilson(fms, len(i)) if len(i) else None
-    fnmr_claim = "ok" if len(g) >= MIN_GENUINE_FOR_CLAIM else "too small for a claim"
-    if len(i) * target_fmr >= MIN_EXPECTED_FALSE_MATCHES:
-        fmr_claim = "ok"
-    elif fmr_ci and fmr_ci[0] > target_fmr:
-        # Few pairs, but even the interval's lower end is above the target: that much is established.
-        fmr_claim = "above target (small group, but the whole interval exceeds it)"
-    else:
+    fnmr_claim = "enough trials" if len(g) >= MIN_GENUINE_FOR_CLAIM else "too small for a claim"
+    enough = len(i) * target_fmr >= MIN_EXPECTED_FALSE_MATCHES
+    if fmr_ci and fmr_ci[0] > target_fmr:
+        # Even the interval's lower end is above the target: that much is established, whatever the size.
+        fmr_claim = "above target" if enough else "above target (small group, but the whole interval exceeds it)"
+    elif not enough:
         fmr_claim = "too small for a claim"
+    elif fmr_ci[1] <= target_fmr:
+        fmr_claim = "within target"
+    else:
+        fmr_claim = "not distinguishable from target"
     return {
         "group": name,
         "genuine_pairs": len(g),
