@@ -32,6 +32,7 @@ from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
 from custodes.devices.models import Device, DeviceNonce
 from custodes.errors import Forbidden, Unauthorized
+from custodes.uow import UnitOfWork
 
 H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
     "X-Custodes-Device", "X-Custodes-Timestamp", "X-Custodes-Nonce", "X-Custodes-Signature")
@@ -76,28 +77,50 @@ class DeviceIdentity:
     actor: Actor
 
 
+@dataclass(frozen=True)
+class SignedParts:
+    device_id: uuid.UUID
+    timestamp: int
+    nonce: str
+    signature: str
+
+
+def read_signed_parts(headers: Mapping[str, str], missing: str) -> SignedParts:
+    """The signing headers (HTTP headers, or MQTT user properties), or Unauthorized with `missing`."""
+    try:
+        parts = SignedParts(uuid.UUID(headers[H_DEVICE]), int(headers[H_TIMESTAMP]), headers[H_NONCE],
+                            headers[H_SIGNATURE])
+    except (KeyError, ValueError):
+        raise Unauthorized(missing) from None
+    if not 8 <= len(parts.nonce) <= 64:
+        raise Unauthorized("nonce must be 8 to 64 characters")
+    return parts
+
+
+def authenticate(uow: UnitOfWork, device_key: bytes, parts: SignedParts, *, method: str, path: str,
+                 body: bytes) -> Device:
+    """The device whose own secret made this signature, or Unauthorized."""
+    device = uow.session.get(Device, parts.device_id)
+    if device is None or device.secret_sealed is None:
+        raise Unauthorized("unknown device or no secret issued")
+    secret = unseal(device_key, device.id, device.secret_sealed)
+    expected = signature(secret, method, path, parts.timestamp, parts.nonce, body)
+    if not hmac.compare_digest(parts.signature, expected):
+        raise Unauthorized("bad device signature")
+    return device
+
+
 def verify(container: Container, *, method: str, path: str, headers: Mapping[str, str], body: bytes,
            claimed_for: uuid.UUID | None) -> DeviceIdentity:
     """Authenticate a signed request, consume its nonce, and check it is for the device itself."""
-    try:
-        device_id = uuid.UUID(headers[H_DEVICE])
-        ts = int(headers[H_TIMESTAMP])
-        nonce = headers[H_NONCE]
-        sig = headers[H_SIGNATURE]
-    except (KeyError, ValueError):
-        raise Unauthorized(f"device requests need {H_DEVICE}, {H_TIMESTAMP}, {H_NONCE} and {H_SIGNATURE}") from None
-    if not 8 <= len(nonce) <= 64:
-        raise Unauthorized("nonce must be 8 to 64 characters")
+    parts = read_signed_parts(
+        headers, f"device requests need {H_DEVICE}, {H_TIMESTAMP}, {H_NONCE} and {H_SIGNATURE}")
+    device_id, nonce = parts.device_id, parts.nonce
     now = container.clock.now()
-    if abs(now.timestamp() - ts) > MAX_SKEW.total_seconds():
+    if abs(now.timestamp() - parts.timestamp) > MAX_SKEW.total_seconds():
         raise Unauthorized("request timestamp is more than 5 minutes off the server clock")
     with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
-        device = uow.session.get(Device, device_id)
-        if device is None or device.secret_sealed is None:
-            raise Unauthorized("unknown device or no secret issued")
-        secret = unseal(container.device_key, device.id, device.secret_sealed)
-        if not hmac.compare_digest(sig, signature(secret, method, path, ts, nonce, body)):
-            raise Unauthorized("bad device signature")
+        device = authenticate(uow, container.device_key, parts, method=method, path=path, body=body)
         uow.session.execute(delete(DeviceNonce).where(DeviceNonce.device_id == device_id,
                                                       DeviceNonce.seen_at < now - 2 * MAX_SKEW))
         uow.session.add(DeviceNonce(id=uuid.uuid4(), device_id=device_id, nonce=nonce, seen_at=now))
