@@ -6,10 +6,15 @@ exist for them (404, never 403, so existence does not leak).
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from sqlalchemy import ColumnElement, or_, select
 
 from custodes.access.actor import Actor
+from custodes.errors import NotFound
 from custodes.subjects.models import Subject, SubjectShare
+
+T = TypeVar("T")
 
 
 def subject_visible(actor: Actor) -> ColumnElement[bool]:
@@ -27,3 +32,13 @@ def subject_owned(actor: Actor) -> ColumnElement[bool]:
     if actor.kind == "system":
         return Subject.id.is_not(None)
     return Subject.agency_id == actor.agency_id
+
+
+def load_through_subject(uow: Any, model: type[T], obj_id: Any, what: str, *, for_change: bool = False) -> T:
+    """Row `obj_id` of a table with a `subject_id`, if its subject is visible (or owned) to the actor."""
+    scope = subject_owned(uow.actor) if for_change else subject_visible(uow.actor)
+    row = uow.session.scalars(select(model).join(Subject, Subject.id == model.subject_id)
+                              .where(model.id == obj_id, scope)).first()
+    if row is None:
+        raise NotFound(f"{what} {obj_id} not found")
+    return row

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custodes.access.scope import subject_visible
+from custodes.access.scope import load_through_subject, subject_visible
 from custodes.alerts.models import Alert, AlertCategory, AlertResolve, Severity
-from custodes.errors import Conflict, NotFound
+from custodes.errors import Conflict
 from custodes.pagination import paged
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
@@ -42,11 +42,7 @@ def _message(uow: UnitOfWork, alert: Alert) -> dict[str, Any]:
 
 
 def load(*, uow: UnitOfWork, alert_id: uuid.UUID) -> Alert:
-    alert = uow.session.scalars(select(Alert).join(Subject, Subject.id == Alert.subject_id)
-                                .where(Alert.id == alert_id, subject_visible(uow.actor))).first()
-    if alert is None:
-        raise NotFound(f"alert {alert_id} not found")
-    return alert
+    return load_through_subject(uow, Alert, alert_id, "alert")
 
 
 def list_alerts(*, uow: UnitOfWork, limit: int, offset: int, status: str | None = None, kind: str | None = None,

@@ -7,23 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.scope import subject_owned, subject_visible
+from custodes.access.scope import load_through_subject
 from custodes.audit.models import AuditAction
 from custodes.errors import Invalid, NotFound
 from custodes.orders.models import REVIEW_EVERY_DAYS, Condition, ConditionCreate, Order, OrderCreate, OrderUpdate
 from custodes.pagination import paged
 from custodes.subjects import service as subjects
-from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
 
 
 def load(*, uow: UnitOfWork, order_id: uuid.UUID, for_change: bool = False) -> Order:
-    scope = subject_owned(uow.actor) if for_change else subject_visible(uow.actor)
-    order = uow.session.scalars(select(Order).join(Subject, Subject.id == Order.subject_id)
-                                .where(Order.id == order_id, scope)).first()
-    if order is None:
-        raise NotFound(f"order {order_id} not found")
-    return order
+    return load_through_subject(uow, Order, order_id, "order", for_change=for_change)
 
 
 def get(*, uow: UnitOfWork, order_id: uuid.UUID) -> Order:

@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
-from custodes.access.scope import subject_visible
+from custodes.access.scope import load_through_subject, subject_visible
 from custodes.alerts import service as alerts
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
@@ -45,11 +45,7 @@ def open_item(*, uow: UnitOfWork, prompt: CheckInPrompt, attempt: CheckInAttempt
 
 
 def load(*, uow: UnitOfWork, item_id: uuid.UUID) -> ReviewItem:
-    item = uow.session.scalars(select(ReviewItem).join(Subject, Subject.id == ReviewItem.subject_id)
-                               .where(ReviewItem.id == item_id, subject_visible(uow.actor))).first()
-    if item is None:
-        raise NotFound(f"review item {item_id} not found")
-    return item
+    return load_through_subject(uow, ReviewItem, item_id, "review item")
 
 
 def list_items(*, uow: UnitOfWork, limit: int, offset: int, status: str | None = None) -> tuple[list[ReviewItem], int]:
