@@ -10,7 +10,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table

@@ -162,7 +162,6 @@ class Pipeline:
     def tick(self, limit: int = 1000) -> Turn:
         """Curfew windows that start, no fix during curfew, silent devices: for every subject
         currently wearing a device, whether or not anything arrived."""
-        from custodes.rules import evaluate_tick
 
         turn = Turn()
         now = self.container.clock.now()
