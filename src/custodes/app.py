@@ -13,12 +13,13 @@ from custodes.checkins.views import router as checkins_router
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
 from custodes.review.views import router as review_router
+from custodes.runner import lifespan
 from custodes.subjects.views import router as subjects_router
 from custodes.telemetry.views import router as telemetry_router
 
 
 def create_app(container: Container | None = None) -> FastAPI:
-    app = FastAPI(title="Custodes", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
+    app = FastAPI(title="Custodes", version=__version__, openapi_url="/openapi.json", docs_url="/docs", lifespan=lifespan,
                   description="Accountable electronic monitoring. Every error is RFC 9457 problem+json.")
     app.state.container = container or bootstrap()
     errors.install(app)

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import jwt
 
+from custodes.access import service as access
 from custodes.access.actor import Actor
 from custodes.access.models import UserCreate
-from custodes.access import service as access
 
 PROBLEM = "application/problem+json"
 

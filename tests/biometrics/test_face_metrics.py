@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custodes.biometrics.calibration import Calibration, ModelNorm, fmr_at, threshold_at_fmr
+from custodes.biometrics.calibration import (
+    Calibration,
+    ModelNorm,
+    fmr_at,
+    threshold_at_fmr,
+)
 from custodes.biometrics.fairness import load_labels
-from custodes.biometrics.lfw import read_pairs
 from custodes.biometrics.metrics import at_threshold, ten_fold_accuracy, wilson
+from custodes.lab.faces.lfw import read_pairs
 
 
 def test_wilson_interval_known_values():

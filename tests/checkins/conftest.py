@@ -8,5 +8,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checkins.support import (  # noqa: F401
-    _checkin_test_defaults, case, device, enrol, face_jpeg, lfw_images, nuaa, open_prompt,
+    _checkin_test_defaults,
+    case,
+    device,
+    enrol,
+    face_jpeg,
+    lfw_images,
+    nuaa,
+    open_prompt,
 )

@@ -7,11 +7,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from checkins.support import GATES, SIMON, challenge_frames, dark
 from custodes.access.actor import Actor
 from custodes.checkins.models import CheckInAttempt
 from custodes.devices.signing import signed_headers
-
-from checkins.support import GATES, SIMON, challenge_frames, dark
 
 PROBLEM = "application/problem+json"
 

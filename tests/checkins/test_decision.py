@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from custodes.checkins.decision import (
-    MACHINE_OUTCOMES, Evidence, Liveness, Outcome, Reason, decide, repeated_failure_to_acquire, throttle,
+    MACHINE_OUTCOMES,
+    Evidence,
+    Liveness,
+    Outcome,
+    Reason,
+    decide,
+    repeated_failure_to_acquire,
+    throttle,
 )
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

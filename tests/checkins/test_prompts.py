@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from custodes.checkins import prompts
-from custodes.checkins.prompts import CheckInPolicy, PolicyError, candidate_minutes, draw_day, draw_days
+from custodes.checkins.prompts import (
+    CheckInPolicy,
+    PolicyError,
+    candidate_minutes,
+    draw_day,
+    draw_days,
+)
 
 DAYS = 10_000
 LONDON = CheckInPolicy(

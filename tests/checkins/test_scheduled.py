@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from checkins.support import GATES, dark
 from custodes.checkins.scheduled import sweep
 from custodes.cli.main import app
-from custodes.telemetry.worker import Runner
+from custodes.runner import Runner
 
 
 def _count(container, sql: str) -> int:

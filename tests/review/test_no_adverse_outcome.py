@@ -18,9 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from checkins.support import GATES, SIMON, challenge_frames, dark
 
 import custodes
-from checkins.support import GATES, SIMON, challenge_frames, dark
 from custodes.access.actor import Actor
 from custodes.checkins.models import CheckInAttempt
 from custodes.checkins.scheduled import sweep

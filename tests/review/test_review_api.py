@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from checkins.support import SIMON, challenge_frames
 from sqlalchemy.exc import IntegrityError
 
-from checkins.support import SIMON, challenge_frames
 from custodes.access.actor import Actor
 from custodes.review.models import ReviewItem
 

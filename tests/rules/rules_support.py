@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from custodes.rules import Fix, StatusReport, SubjectState, evaluate_fix, evaluate_status, evaluate_tick
+from custodes.rules import (
+    Fix,
+    StatusReport,
+    SubjectState,
+    evaluate_fix,
+    evaluate_status,
+    evaluate_tick,
+)
 from custodes.rules.zones import metres_per_degree
 
 LAT0, LON0 = 51.5, -0.12

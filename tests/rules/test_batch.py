@@ -10,10 +10,20 @@ import numpy as np
 import pytest
 
 from custodes.config import data_root
-from custodes.rules import Circle, CurfewRule, Fix, RuleSet, SubjectState, ZoneRule, evaluate_fix, evaluate_tick
+from custodes.rules import (
+    Circle,
+    CurfewRule,
+    Fix,
+    RuleSet,
+    SubjectState,
+    ZoneRule,
+    evaluate_fix,
+    evaluate_tick,
+)
 from custodes.rules.batch import BatchEvaluator, FixBatch
 
 from .rules_support import at, offset
+
 
 @lru_cache(maxsize=1)
 def city_of_london():

@@ -1,6 +1,13 @@
 from datetime import datetime, timedelta
 
-from custodes.rules import Circle, CurfewRule, RuleSet, SubjectState, ZoneRule, evaluate_tick
+from custodes.rules import (
+    Circle,
+    CurfewRule,
+    RuleSet,
+    SubjectState,
+    ZoneRule,
+    evaluate_tick,
+)
 from custodes.rules.curfew import window_at, windows_starting
 
 from .rules_support import LAT0, LON0, at, kinds, minutes, run

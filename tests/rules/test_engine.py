@@ -1,7 +1,16 @@
 from datetime import datetime, timedelta
 
-from custodes.rules import (Circle, CurfewRule, Fix, RuleSet, StatusReport, SubjectState, ZoneRule,
-                            evaluate_fix, next_due)
+from custodes.rules import (
+    Circle,
+    CurfewRule,
+    Fix,
+    RuleSet,
+    StatusReport,
+    SubjectState,
+    ZoneRule,
+    evaluate_fix,
+    next_due,
+)
 
 from .rules_support import LAT0, LON0, at, kinds, minutes, offset, run
 

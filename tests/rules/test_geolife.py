@@ -13,7 +13,16 @@ import pytest
 from pyproj import Geod
 
 from custodes.config import data_root
-from custodes.rules import Circle, CurfewRule, Fix, RuleSet, SubjectState, ZoneRule, evaluate_fix, evaluate_tick
+from custodes.rules import (
+    Circle,
+    CurfewRule,
+    Fix,
+    RuleSet,
+    SubjectState,
+    ZoneRule,
+    evaluate_fix,
+    evaluate_tick,
+)
 
 PEOPLE = ["geolife_long_10_MB/002", "geolife_long_10_MB/003", "geolife_long_10_MB/004"]
 TZ = "Asia/Shanghai"  # GeoLife is Beijing; .plt times are UTC

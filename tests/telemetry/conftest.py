@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from custodes.app import create_app
 from custodes.bootstrap import Container
-from custodes.telemetry.population import Monitored, enrol
+from custodes.lab.population import Monitored, enrol
 from custodes.telemetry.views import router as telemetry_router
 
 HOME = (51.5000, -0.1200)

@@ -8,8 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from custodes.rules import (Circle, CurfewRule, RuleSet, StatusReport, SubjectState, ZoneRule, evaluate_fix,
-                            evaluate_status)
+from custodes.rules import (
+    Circle,
+    CurfewRule,
+    RuleSet,
+    StatusReport,
+    SubjectState,
+    ZoneRule,
+    evaluate_fix,
+    evaluate_status,
+)
 from custodes.rules.models import Fix
 from custodes.telemetry.evaluation import evaluate, fix_id
 from custodes.telemetry.schemas import FixColumns

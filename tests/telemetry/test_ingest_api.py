@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from custodes.telemetry.client import encode, fix, status
+from custodes.lab.device_client import encode, fix, status
 
 from .conftest import HOME
 

@@ -14,10 +14,19 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
 from custodes.access.actor import Actor
-from custodes.alerts.notify import MQTT, WEBHOOK, LiveSender, NotifyConfig, backoff, deliver, fan_out, mqtt_topic
+from custodes.alerts.notify import (
+    MQTT,
+    WEBHOOK,
+    LiveSender,
+    NotifyConfig,
+    backoff,
+    deliver,
+    fan_out,
+    mqtt_topic,
+)
+from custodes.lab.device_client import encode, fix, status
 from custodes.outbox.models import OutboxMessage
 from custodes.subjects.models import SubjectShare
-from custodes.telemetry.client import encode, fix, status
 from custodes.telemetry.mqtt import connect
 from custodes.telemetry.pipeline import Pipeline
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from custodes.access.actor import Actor
 from custodes.alerts.models import Alert
+from custodes.lab.device_client import encode, fix, status
 from custodes.telemetry import trail
-from custodes.telemetry.client import encode, fix, status
 from custodes.telemetry.pipeline import Pipeline
 
 from .conftest import HOME
@@ -108,7 +108,7 @@ def test_the_runner_processes_uploads_by_itself(client, clock, container, person
     """What `custodes serve` (embedded) and `custodes worker` run: no explicit pipeline call."""
     import time
 
-    from custodes.telemetry.worker import Runner
+    from custodes.runner import Runner
 
     runner = Runner(container, mqtt=False, name="test-runner", tick_s=0, notify=False)
     runner.start()

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from custodes.telemetry import segment
-from custodes.telemetry.schemas import MAX_ITEMS, BatchRefused, FixColumns, validate_batch
+from custodes.telemetry.schemas import (
+    MAX_ITEMS,
+    BatchRefused,
+    FixColumns,
+    validate_batch,
+)
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from custodes.access.actor import Actor
 from custodes.audit.models import AuditEntry
+from custodes.lab.device_client import encode, fix
 from custodes.telemetry import trail
-from custodes.telemetry.client import encode, fix
 from custodes.telemetry.pipeline import Pipeline
 
 from .conftest import HOME

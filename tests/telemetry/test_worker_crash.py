@@ -17,11 +17,11 @@ from custodes.access.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.bootstrap import bootstrap
 from custodes.clock import SystemClock
+from custodes.lab.device_client import encode, fix
+from custodes.lab.population import enrol
 from custodes.outbox.models import OutboxMessage
-from custodes.telemetry.client import encode, fix
 from custodes.telemetry.models import TelemetryBatch, TrailSegment
 from custodes.telemetry.mqtt import connect, forget_session
-from custodes.telemetry.population import enrol
 
 from .conftest import EXCLUSION, HOME
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import numpy as np
 
-from custodes.telemetry import bench, workload
+from custodes.lab import ingest_bench as bench
+from custodes.lab import workload
 from custodes.telemetry.schemas import validate_batch
 
 

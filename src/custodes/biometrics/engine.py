@@ -20,7 +20,13 @@ import numpy as np
 from custodes.biometrics.calibration import Calibration
 from custodes.biometrics.dlib_model import DlibModels
 from custodes.biometrics.faces import DetectedFace
-from custodes.biometrics.quality import DEFAULT_POLICY, FaceNotAcquired, QualityPolicy, QualityReport, assess
+from custodes.biometrics.quality import (
+    DEFAULT_POLICY,
+    FaceNotAcquired,
+    QualityPolicy,
+    QualityReport,
+    assess,
+)
 
 
 class FaceModel(Protocol):

@@ -15,7 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from custodes.alerts import service as alerts
 from custodes.biometrics.liveness import draw_challenge
-from custodes.checkins.models import CheckInDay, CheckInPrompt, CheckInRead, PendingPrompt, PendingRead
+from custodes.checkins.models import (
+    CheckInDay,
+    CheckInPrompt,
+    CheckInRead,
+    PendingPrompt,
+    PendingRead,
+)
 from custodes.checkins.prompts import CheckInPolicy, PolicyError, draw_day
 from custodes.devices.models import Assignment
 from custodes.errors import Invalid, NotFound

@@ -18,12 +18,24 @@ from custodes.biometrics.liveness import Challenge, assess_liveness
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
 from custodes.checkins.decision import (
-    Decision, Evidence, Liveness, Outcome, Reason, decide, repeated_failure_to_acquire, throttle,
+    Decision,
+    Evidence,
+    Liveness,
+    Outcome,
+    Reason,
+    decide,
+    repeated_failure_to_acquire,
+    throttle,
 )
 from custodes.checkins.enrolment import active_enrolment
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt, SubmissionRead
 from custodes.checkins.service import subject_of_device
-from custodes.checkins.upload import MAX_FRAMES, PhotoRefused, content_type, decode_upload
+from custodes.checkins.upload import (
+    MAX_FRAMES,
+    PhotoRefused,
+    content_type,
+    decode_upload,
+)
 from custodes.errors import Conflict, NotFound, TooManyRequests
 from custodes.review import service as review
 from custodes.uow import UnitOfWork

@@ -6,19 +6,24 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as FormFile
-from fastapi.responses import Response
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.biometrics.image_input import MAX_UPLOAD_BYTES
 from custodes.checkins import enrolment, service, submission
 from custodes.checkins.face_store import face_keys
-from custodes.checkins.models import CheckInRead, EnrolmentRead, PendingRead, SubmissionRead
+from custodes.checkins.models import (
+    CheckInRead,
+    EnrolmentRead,
+    PendingRead,
+    SubmissionRead,
+)
 from custodes.checkins.upload import MAX_FRAMES, PhotoRefused
-from custodes.errors import Invalid
 from custodes.devices.signing import SignedDevice
+from custodes.errors import Invalid
 from custodes.subjects.service import load as load_subject
 
 router = APIRouter(prefix="/v1", tags=["check-ins"])

@@ -79,3 +79,12 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def worker(*, name: str | None, home: Path | None) -> None:
+    import logging
+
+    from custodes.runner import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_worker(bootstrap(Settings.from_env(home=home)), name)

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from custodes.biometrics.bench import bench_checkin
-from custodes.biometrics.evaluation import eval_faces
-from custodes.biometrics.liveness.commands import bench_liveness_command, eval_pad_command, pad_app
-from custodes.checkins.bench import bench_checkin_api
 from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
-from custodes.rules.bench import bench_rules
-from custodes.telemetry.commands import bench_ingest_command, worker_command
+from custodes.lab.checkin_api_bench import bench_checkin_api
+from custodes.lab.checkin_bench import bench_checkin
+from custodes.lab.commands import bench_ingest_command
+from custodes.lab.faces.evaluation import eval_faces
+from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
+from custodes.lab.rules_bench import bench_rules
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -33,7 +33,6 @@ app.add_typer(audit_app, name="audit")
 # Each domain keeps its command bodies in its own module; only the registration lives here.
 app.add_typer(pad_app, name="pad")
 app.add_typer(checkins_app, name="checkins")
-app.command("worker")(worker_command)
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
@@ -83,3 +82,14 @@ def users_add(username: Annotated[str, typer.Option()], agency: Annotated[str, t
 def audit_verify(home: Home = None) -> None:
     """Check the whole audit chain; exit 1 naming the first bad entry."""
     admin.audit_verify(home=home)
+
+
+@app.command("worker")
+def worker(
+    name: Annotated[str | None, typer.Option(
+        help="MQTT client id: distinct for each worker running side by side, the same across restarts "
+             "(the broker redelivers what a crashed worker had not acknowledged)")] = None,
+    home: Home = None,
+) -> None:
+    """Run the pipeline: MQTT shared subscription, per-device processing, ticks and alert notifications."""
+    admin.worker(name=name, home=home)

@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from custodes.devices import signing
-from custodes.devices.models import Assignment, AssignmentCreate, AssignmentEnd, Device, DeviceCreate, DeviceUpdate
+from custodes.devices.models import (
+    Assignment,
+    AssignmentCreate,
+    AssignmentEnd,
+    Device,
+    DeviceCreate,
+    DeviceUpdate,
+)
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.pagination import paged
 from custodes.subjects import service as subjects

@@ -9,9 +9,18 @@ from fastapi import APIRouter
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.devices import service
+from custodes.devices.models import (
+    AssignmentCreate,
+    AssignmentEnd,
+    AssignmentRead,
+    DeviceCreate,
+    DeviceIssued,
+    DeviceKind,
+    DeviceRead,
+    DeviceStatus,
+    DeviceUpdate,
+)
 from custodes.devices.signing import SignedDevice
-from custodes.devices.models import (AssignmentCreate, AssignmentEnd, AssignmentRead, DeviceCreate, DeviceIssued,
-                                     DeviceKind, DeviceRead, DeviceStatus, DeviceUpdate)
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["devices"])

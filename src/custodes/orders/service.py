@@ -10,7 +10,14 @@ from sqlalchemy import select
 from custodes.access.scope import load_through_subject
 from custodes.audit.models import AuditAction
 from custodes.errors import Invalid, NotFound
-from custodes.orders.models import REVIEW_EVERY_DAYS, Condition, ConditionCreate, Order, OrderCreate, OrderUpdate
+from custodes.orders.models import (
+    REVIEW_EVERY_DAYS,
+    Condition,
+    ConditionCreate,
+    Order,
+    OrderCreate,
+    OrderUpdate,
+)
 from custodes.pagination import paged
 from custodes.subjects import service as subjects
 from custodes.uow import UnitOfWork

@@ -9,7 +9,13 @@ from fastapi import APIRouter
 from custodes.access.actor import Role
 from custodes.access.deps import Paging, Uow, requires
 from custodes.orders import service
-from custodes.orders.models import ConditionCreate, ConditionRead, OrderCreate, OrderRead, OrderUpdate
+from custodes.orders.models import (
+    ConditionCreate,
+    ConditionRead,
+    OrderCreate,
+    OrderRead,
+    OrderUpdate,
+)
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["orders"])

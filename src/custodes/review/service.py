@@ -16,12 +16,25 @@ from custodes.access.scope import load_through_subject, subject_visible
 from custodes.alerts import service as alerts
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
-from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, FacePhoto
+from custodes.checkins.models import (
+    CheckInAttempt,
+    CheckInPrompt,
+    FaceEnrolment,
+    FacePhoto,
+)
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.pagination import paged
 from custodes.review.models import (
-    ADVERSE, ErrorRateRow, GroundTruthRow, ReviewDecision, ReviewDecisionCreate, ReviewDecisionKind, ReviewDecisionRead,
-    ReviewItem, ReviewItemDetail, ReviewItemRead,
+    ADVERSE,
+    ErrorRateRow,
+    GroundTruthRow,
+    ReviewDecision,
+    ReviewDecisionCreate,
+    ReviewDecisionKind,
+    ReviewDecisionRead,
+    ReviewItem,
+    ReviewItemDetail,
+    ReviewItemRead,
 )
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork

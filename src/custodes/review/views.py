@@ -13,7 +13,13 @@ from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.checkins.face_store import face_keys
 from custodes.pagination import Page
 from custodes.review import service
-from custodes.review.models import ErrorRateRow, GroundTruthRow, ReviewDecisionCreate, ReviewItemDetail, ReviewItemRead
+from custodes.review.models import (
+    ErrorRateRow,
+    GroundTruthRow,
+    ReviewDecisionCreate,
+    ReviewItemDetail,
+    ReviewItemRead,
+)
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 

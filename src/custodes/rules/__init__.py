@@ -37,7 +37,7 @@ Stable interface (for the telemetry pipeline):
 * Zones are compiled in a local metric frame per zone (error < 0.1 % within 20 km of its centre).
   A fix is "in" only when its accuracy circle plus the zone margin is wholly inside, "out" when
   wholly outside, otherwise uncertain (no change); the new side must hold for `min_dwell_s`.
-* `custodes bench rules` measures the batch path (see `custodes.rules.bench`).
+* `custodes bench rules` measures the batch path (see `custodes.lab.rules_bench`).
 """
 
 from custodes.rules.engine import evaluate_fix, evaluate_status, evaluate_tick, next_due

@@ -208,7 +208,11 @@ class BatchEvaluator:
         what the scalar path does when the first later fix arrives. So a curfew starting for
         the whole population does not send everyone down the scalar path.
         """
-        from custodes.rules.batch_fixes import FUTURE_TOLERANCE, applicable, evaluate_batch
+        from custodes.rules.batch_fixes import (
+            FUTURE_TOLERANCE,
+            applicable,
+            evaluate_batch,
+        )
 
         if len(b) == 0:
             return []

@@ -12,10 +12,20 @@ from datetime import datetime
 
 import numpy as np
 
-from custodes.rules.batch_zones import NO_TIME, circles_one_side, classify_circles, hysteresis
+from custodes.rules.batch_zones import (
+    NO_TIME,
+    circles_one_side,
+    classify_circles,
+    hysteresis,
+)
 from custodes.rules.engine import FUTURE_TOLERANCE, apply_classified_fix, zone_event
 from custodes.rules.models import Event, ZoneState
-from custodes.rules.movement import EARTH_RADIUS_M, haversine_m, implausible, movement_event
+from custodes.rules.movement import (
+    EARTH_RADIUS_M,
+    haversine_m,
+    implausible,
+    movement_event,
+)
 
 # Metres per degree of |dlat| + |dlon|, a bound on the great-circle distance (meridian + parallel).
 _BOUND = np.pi / 180.0 * EARTH_RADIUS_M * (1 + 1e-9)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from custodes.rules.models import Event, HealthThresholds, StatusReport, SubjectState, iso
+from custodes.rules.models import (
+    Event,
+    HealthThresholds,
+    StatusReport,
+    SubjectState,
+    iso,
+)
 
 
 def battery_level(pct: float, previous: str, t: HealthThresholds) -> str:

@@ -12,7 +12,16 @@ from datetime import datetime, timedelta
 
 from custodes.rules import curfew as cw
 from custodes.rules import device_health as dh
-from custodes.rules.models import Event, Fix, RuleSet, StatusReport, SubjectState, WindowState, ZoneState, iso
+from custodes.rules.models import (
+    Event,
+    Fix,
+    RuleSet,
+    StatusReport,
+    SubjectState,
+    WindowState,
+    ZoneState,
+    iso,
+)
 from custodes.rules.movement import haversine_m, implausible, movement_event
 from custodes.rules.zones import CompiledZone, step_zone
 

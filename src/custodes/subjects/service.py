@@ -11,7 +11,13 @@ from custodes.access.scope import subject_owned, subject_visible
 from custodes.audit.models import AuditAction
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.pagination import paged
-from custodes.subjects.models import ShareCreate, Subject, SubjectCreate, SubjectShare, SubjectUpdate
+from custodes.subjects.models import (
+    ShareCreate,
+    Subject,
+    SubjectCreate,
+    SubjectShare,
+    SubjectUpdate,
+)
 from custodes.uow import UnitOfWork
 
 

@@ -10,7 +10,13 @@ from custodes.access.actor import Role
 from custodes.access.deps import Paging, Uow, requires
 from custodes.pagination import Page
 from custodes.subjects import service
-from custodes.subjects.models import ShareCreate, ShareRead, SubjectCreate, SubjectRead, SubjectUpdate
+from custodes.subjects.models import (
+    ShareCreate,
+    ShareRead,
+    SubjectCreate,
+    SubjectRead,
+    SubjectUpdate,
+)
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from custodes.rules import Event, RuleSet, StatusReport, SubjectState, evaluate_status, evaluate_tick, next_due
+from custodes.rules import (
+    Event,
+    RuleSet,
+    StatusReport,
+    SubjectState,
+    evaluate_status,
+    evaluate_tick,
+    next_due,
+)
 from custodes.rules.batch import BatchEvaluator, FixBatch
 from custodes.telemetry.schemas import FixColumns
 

@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from typing_extensions import NotRequired, TypedDict
-
 import numpy as np
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from typing_extensions import NotRequired, TypedDict
 
 MAX_ITEMS = 10_000
 MAX_FUTURE = timedelta(minutes=5)

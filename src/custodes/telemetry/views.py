@@ -1,19 +1,12 @@
-"""Routes: device uploads (signed by the device) and trail reads (audited, with a purpose).
-
-The router's lifespan runs the pipeline in-process (`custodes serve`, embedded default) unless
-`CUSTODES_PIPELINE=worker` hands it to `custodes worker` processes, or the app runs on a simulated
-clock (tests and simulations drive the pipeline themselves).
-"""
+"""Routes: device uploads (signed by the device) and trail reads (audited, with a purpose)."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy import select
@@ -22,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.access.scope import subject_visible
-from custodes.clock import SystemClock
 from custodes.devices.signing import H_SIGNATURE, SignedDevice
 from custodes.errors import DomainError, Invalid, NotFound
 from custodes.subjects.models import Subject
@@ -38,24 +30,7 @@ class TooLarge(DomainError):
     status, kind, title = 413, "payload-too-large", "Payload too large"
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI):
-    container = app.state.container
-    runner = None
-    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and isinstance(container.clock, SystemClock):
-        from custodes.telemetry.worker import Runner
-
-        runner = Runner(container, mqtt=os.environ.get("CUSTODES_SERVE_MQTT") == "1", name="custodes-serve")
-        runner.start()
-    app.state.telemetry_runner = runner
-    try:
-        yield
-    finally:
-        if runner is not None:
-            runner.stop()
-
-
-router = APIRouter(prefix="/v1", tags=["telemetry"], lifespan=_lifespan)
+router = APIRouter(prefix="/v1", tags=["telemetry"])
 
 
 @router.post("/devices/{device_id}/telemetry", status_code=202,

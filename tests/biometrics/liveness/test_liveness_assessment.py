@@ -8,7 +8,12 @@ import pytest
 from custodes.biometrics.dlib_model import DlibModels
 from custodes.biometrics.faces import DetectedFace
 from custodes.biometrics.image_input import load_rgb
-from custodes.biometrics.liveness import Challenge, ChallengeKind, assess_liveness, load_pad_model
+from custodes.biometrics.liveness import (
+    Challenge,
+    ChallengeKind,
+    assess_liveness,
+    load_pad_model,
+)
 
 LIVE = "ClientRaw/0001/0001_00_00_01_0.jpg"
 PRINT = "ImposterRaw/0001/0001_00_00_01_0.jpg"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from custodes.biometrics.liveness.passive import PadModel
-from custodes.biometrics.liveness.training import (
+from custodes.lab.pad.training import (
     equal_error_threshold,
     error_rates,
     list_images,

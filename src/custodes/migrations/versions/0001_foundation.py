@@ -4,10 +4,11 @@ Revision ID: 0001_foundation
 Revises: 
 Create Date: 2026-11-22 05:29:27.388471
 """
-from alembic import op
 import sqlalchemy as sa
-import custodes.db
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import custodes.db
 
 revision = '0001_foundation'
 down_revision = None

@@ -15,11 +15,11 @@ from custodes.access.actor import Actor, Role
 from custodes.bootstrap import Container
 from custodes.devices import service as devices
 from custodes.devices.models import AssignmentCreate, DeviceCreate
+from custodes.lab.device_client import DeviceClient
 from custodes.orders import service as orders
 from custodes.orders.models import ConditionCreate, OrderCreate
 from custodes.subjects import service as subjects
 from custodes.subjects.models import SubjectCreate
-from custodes.telemetry.client import DeviceClient
 
 
 @dataclass(frozen=True)

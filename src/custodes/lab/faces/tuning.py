@@ -12,9 +12,14 @@ from itertools import product
 
 import numpy as np
 
-from custodes.biometrics.calibration import Calibration, ModelNorm, fnmr_at, threshold_at_fmr
-from custodes.biometrics.lfw import EmbeddedSet, Pair, images_of
-from custodes.biometrics.scoring import PairIndex, pair_index, similarity_matrix
+from custodes.biometrics.calibration import (
+    Calibration,
+    ModelNorm,
+    fnmr_at,
+    threshold_at_fmr,
+)
+from custodes.lab.faces.lfw import EmbeddedSet, Pair, images_of
+from custodes.lab.faces.scoring import PairIndex, pair_index, similarity_matrix
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 FLIPS = ("none", "template", "both")

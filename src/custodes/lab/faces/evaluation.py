@@ -15,10 +15,21 @@ from rich.console import Console
 from rich.table import Table
 
 from custodes.biometrics.calibration import SHIPPED, Calibration
-from custodes.biometrics.lfw import EmbeddedSet, Pair, embed_images, images_of, read_pairs
-from custodes.biometrics.metrics import at_threshold, operating_point, plot_det, ten_fold_accuracy
-from custodes.biometrics.scoring import Scorer, pair_index
+from custodes.biometrics.metrics import (
+    at_threshold,
+    operating_point,
+    plot_det,
+    ten_fold_accuracy,
+)
 from custodes.config import data_root
+from custodes.lab.faces.lfw import (
+    EmbeddedSet,
+    Pair,
+    embed_images,
+    images_of,
+    read_pairs,
+)
+from custodes.lab.faces.scoring import Scorer, pair_index
 
 console = Console()
 
@@ -161,7 +172,7 @@ def eval_faces(
 
 
 def _calibrate(images: Path, lfw: Path, out: Path) -> Calibration:
-    from custodes.biometrics.tuning import Tuner, fit
+    from custodes.lab.faces.tuning import Tuner, fit
 
     train, test = read_pairs(lfw / "pairsDevTrain.txt"), read_pairs(lfw / "pairsDevTest.txt")
     emb = embed_images(images, images_of(train + test), console=console)

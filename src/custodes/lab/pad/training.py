@@ -17,7 +17,12 @@ from rich.console import Console
 from rich.progress import track
 
 from custodes.biometrics.faces import Landmarks
-from custodes.biometrics.liveness.passive import MODEL_PATH, FeatureConfig, PadModel, texture_features
+from custodes.biometrics.liveness.passive import (
+    MODEL_PATH,
+    FeatureConfig,
+    PadModel,
+    texture_features,
+)
 
 BONA_FIDE_DIR = "ClientRaw"
 ATTACK_DIR = "ImposterRaw"

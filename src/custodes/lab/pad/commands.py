@@ -27,7 +27,7 @@ def pad_train_command(
     """Rebuild the passive PAD model from the images, deterministically."""
     _check(data)
     from custodes.biometrics.liveness.passive import MODEL_PATH
-    from custodes.biometrics.liveness.training import pad_train
+    from custodes.lab.pad.training import pad_train
 
     try:
         pad_train(data, out or MODEL_PATH)
@@ -49,7 +49,7 @@ def eval_pad_command(
     if model is not None and not model.is_file():
         typer.echo(f"error: --model {model} is not a file", err=True)
         raise typer.Exit(2)
-    from custodes.biometrics.liveness.evaluation import eval_pad
+    from custodes.lab.pad.evaluation import eval_pad
 
     try:
         eval_pad(data, json_out, model_path=model, tracked=tracked)
@@ -64,7 +64,7 @@ def bench_liveness_command(
 ) -> None:
     """Latency of the liveness decision (JSON), against whole-frame detection in the same run."""
     _check(data)
-    from custodes.biometrics.liveness.bench import bench_liveness
+    from custodes.lab.pad.bench import bench_liveness
 
     try:
         bench_liveness(data, check_ins)

@@ -51,7 +51,7 @@ def _samples(source: str, count: int, frames: int) -> list[tuple[list[bytes], by
             out.append((refs, files[i % len(files)].read_bytes(), extra))
             k += 1
     else:
-        from custodes.biometrics.lfw import read_pairs
+        from custodes.lab.faces.lfw import read_pairs
 
         lfw = data_root() / "faces" / "lfw-view1"
         genuine = [p for p in read_pairs(lfw / "pairsDevTrain.txt") if p.same]
@@ -64,7 +64,11 @@ def _samples(source: str, count: int, frames: int) -> list[tuple[list[bytes], by
 def _liveness():
     """(assess_liveness, draw_challenge) from the liveness package, or None if it is not there."""
     try:
-        from custodes.biometrics.liveness import assess_liveness, draw_challenge, load_pad_model
+        from custodes.biometrics.liveness import (
+            assess_liveness,
+            draw_challenge,
+            load_pad_model,
+        )
 
         load_pad_model()
         return assess_liveness, draw_challenge
@@ -185,7 +189,7 @@ def bench_checkin(
     # A fresh interpreter that imports only the biometrics code: the RSS and model-load time are
     # those of the check-in path, not of this CLI (which imports the whole web application).
     args = json.dumps({"count": count, "source": source, "frames": frames, "cores": cores})
-    done = subprocess.run([sys.executable, "-m", "custodes.biometrics.bench", args], stdout=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-m", "custodes.lab.checkin_bench", args], stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise typer.Exit(done.returncode)
     report = json.loads(done.stdout)

@@ -11,9 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from custodes.biometrics.embedding_cache import EmbeddingCache, ImageRecord, compute_record, refresh_quality
+from custodes.lab.faces.embedding_cache import (
+    EmbeddingCache,
+    ImageRecord,
+    compute_record,
+    refresh_quality,
+)
 
 
 @dataclass(frozen=True)

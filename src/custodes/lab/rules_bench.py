@@ -236,7 +236,13 @@ def bench_rules(
 ) -> None:
     """Rules engine throughput (fixes/s on one core) with the scalar and shapely baselines."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from custodes.biometrics.calibration import Calibration
-from custodes.biometrics.lfw import EmbeddedSet, Pair
+from custodes.lab.faces.lfw import EmbeddedSet, Pair
 
 # Engine model name -> key of its vectors in the embedding cache.
 CACHE_KEY = {"dlib-resnet": "dlib", "faceres": "faceres"}

@@ -1,4 +1,4 @@
-"""The telemetry commands (`custodes worker`, `custodes bench ingest`); heavy imports stay inside."""
+"""`custodes bench ingest`; heavy imports stay inside so the CLI starts fast."""
 
 from __future__ import annotations
 
@@ -8,23 +8,6 @@ from typing import Annotated
 import typer
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
-
-
-def worker_command(
-    name: Annotated[str | None, typer.Option(
-        help="MQTT client id: distinct for each worker running side by side, the same across restarts "
-             "(the broker redelivers what a crashed worker had not acknowledged)")] = None,
-    home: Home = None,
-) -> None:
-    """Run the pipeline: MQTT shared subscription, per-device processing, ticks and alert notifications."""
-    import logging
-
-    from custodes.bootstrap import bootstrap
-    from custodes.config import Settings
-    from custodes.telemetry.worker import run_worker
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_worker(bootstrap(Settings.from_env(home=home)), name)
 
 
 def bench_ingest_command(
@@ -39,7 +22,7 @@ def bench_ingest_command(
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
 ) -> None:
     """End to end through the HTTP API and workers: fixes/s and upload→alert latency, as JSON."""
-    from custodes.telemetry.bench import run
+    from custodes.lab.ingest_bench import run
 
     run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
         databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate)

@@ -1,4 +1,5 @@
-"""The loops that run the pipeline: in `custodes serve` (embedded) and in `custodes worker`.
+"""The runner, an entrypoint: the loops of the pipeline, ticks, check-in sweep and notifications,
+in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
 check-in sweep (draws prompts, raises missed ones), the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
@@ -12,11 +13,15 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
 
 from custodes.access.actor import Actor
 from custodes.bootstrap import Container
 from custodes.checkins.scheduled import sweep
+from custodes.clock import SystemClock
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -178,3 +183,21 @@ def run_worker(container: Container, name: str | None = None) -> None:
         pass
     finally:
         runner.stop()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the pipeline in-process (`custodes serve`, the embedded default) unless
+    `CUSTODES_PIPELINE=worker` hands it to `custodes worker` processes, or the app runs on a simulated
+    clock (tests and simulations drive the pipeline themselves)."""
+    container = app.state.container
+    runner = None
+    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and isinstance(container.clock, SystemClock):
+        runner = Runner(container, mqtt=os.environ.get("CUSTODES_SERVE_MQTT") == "1", name="custodes-serve")
+        runner.start()
+    app.state.telemetry_runner = runner
+    try:
+        yield
+    finally:
+        if runner is not None:
+            runner.stop()

@@ -19,7 +19,7 @@ FRAMES_PER_CHECK_IN = 4
 
 def _sequences(data: Path, count: int) -> list[list[Path]]:
     """The first frames of `count` bona fide NUAA sequences (files `<sequence>_<frame>.jpg`)."""
-    from custodes.biometrics.liveness.training import list_images
+    from custodes.lab.pad.training import list_images
 
     runs: dict[str, list[tuple[int, Path]]] = {}
     for image in list_images(data):

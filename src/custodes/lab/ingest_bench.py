@@ -36,7 +36,8 @@ from custodes.bootstrap import bootstrap
 from custodes.clock import SystemClock
 from custodes.config import Settings
 from custodes.db import migrate
-from custodes.telemetry import trail, workload
+from custodes.lab import workload
+from custodes.telemetry import trail
 
 console = Console(stderr=True)
 
@@ -47,7 +48,6 @@ def _baseline(work: list, container) -> dict:
     from custodes.telemetry import segment
     from custodes.telemetry.evaluation import evaluate
     from custodes.telemetry.ruleset import RuleCache
-
     from custodes.telemetry.schemas import validate_batch
 
     cache, now = RuleCache(), container.clock.now()

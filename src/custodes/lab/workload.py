@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from custodes.config import data_root
-from custodes.telemetry.population import Monitored, enrol
+from custodes.lab.population import Monitored, enrol
 
 LONDON = ZoneInfo("Europe/London")
 STEP_S = 15  # one fix every 15 s: the rate of a person during a violation
@@ -52,7 +52,7 @@ def population(container, agency, rng, n: int, since: datetime, until: datetime)
 
 def batches(rng, people: list[Monitored], per_device: int, size: int, end: datetime):
     """Bodies in upload order (round robin over devices). Mostly at home; some trips of 1-3 km."""
-    from custodes.telemetry.client import encode
+    from custodes.lab.device_client import encode
 
     span = timedelta(seconds=STEP_S * size)
     start = end - per_device * span

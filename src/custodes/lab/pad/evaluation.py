@@ -16,8 +16,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from custodes.biometrics.liveness.passive import FeatureConfig, PadModel, load_pad_model, texture_features
-from custodes.biometrics.liveness.training import (
+from custodes.biometrics.liveness.passive import (
+    FeatureConfig,
+    PadModel,
+    load_pad_model,
+    texture_features,
+)
+from custodes.lab.pad.training import (
     DEFAULT_C,
     THRESHOLD_RULE,
     PadDataset,
@@ -125,7 +130,12 @@ def challenge_against_sequences(data: PadDataset) -> dict:
     """
     from collections import defaultdict
 
-    from custodes.biometrics.liveness.challenge import DEFAULT_RULES, ChallengeKind, ChallengeRules, judge_challenge
+    from custodes.biometrics.liveness.challenge import (
+        DEFAULT_RULES,
+        ChallengeKind,
+        ChallengeRules,
+        judge_challenge,
+    )
 
     sequences: dict[tuple[bool, str], list[tuple[int, object]]] = defaultdict(list)
     for image, marks in zip(data.images, data.landmarks, strict=True):

@@ -73,7 +73,12 @@ def run(submissions: int = 30) -> dict:
 
     from custodes.app import create_app
     from custodes.biometrics import get_engine
-    from custodes.biometrics.image_input import decode_image, encode_jpeg, load_rgb, pad_to
+    from custodes.biometrics.image_input import (
+        decode_image,
+        encode_jpeg,
+        load_rgb,
+        pad_to,
+    )
     from custodes.biometrics.liveness import Challenge, assess_liveness
     from custodes.bootstrap import bootstrap
     from custodes.clock import FrozenClock
