@@ -124,6 +124,7 @@ def render(pack: EvidencePack, *, made_by: str, made_at: datetime) -> bytes:
         _text_pages(pdf, "Evidence pack", summary)
         _map_page(pdf, pack)
         _text_pages(pdf, "Raw batches (the devices' signed uploads, as stored)", batches)
-        _text_pages(pdf, "Audit entries covering this pack (hash-chained; check with `custodes audit verify`)",
-                    audit or ["(none)"])
+        _text_pages(pdf, "Audit entries covering this pack", [
+            "Each hash chains to the one before it under the server's audit key; `custodes audit verify` checks "
+            "the whole chain.", ""] + (audit or ["(none)"]))
     return buf.getvalue()
