@@ -230,7 +230,13 @@ def sign_in_url(request: Request) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    # Only same-site paths: never an open redirect to another host.
+    """A same-site path to go back to after sign-in, or "" (never an open redirect to another host)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/caseload"
+        return ""
     return target
+
+
+def landing(officer: Actor) -> str:
+    """Where an officer starts: the first page their role may open, else the start page."""
+    items = nav_for(officer)
+    return items[0].path if items else "/start"
