@@ -44,6 +44,8 @@ def test_opening_the_trail_asks_a_purpose_is_audited_and_plays_back(signed_in, c
     assert drawn["fixes"] == console_server.scenario.fixes == 10080
     print(f"\n7-day trail of {drawn['fixes']} fixes drawn in {drawn['drawMs']} ms")
     assert drawn["drawMs"] < 2000  # the target is 1 s; this guards against a regression on a loaded machine
+    marks = page.evaluate("JSON.parse(document.getElementById('map-data').textContent).alerts")
+    assert [m["label"].split(" at ")[0] for m in marks] == ["exclusion zone entered"]  # the breach is marked
     entries = _trail_audits(console_server)
     assert len(entries) == before + 1
     read = entries[-1]

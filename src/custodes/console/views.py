@@ -19,7 +19,7 @@ router = web.console_router()
 
 @router.get("/")
 def home(request: Request, container: ContainerDep) -> Response:
-    who = web._signed_in(request, container)
+    who = web.signed_in(request, container)
     return RedirectResponse(web.landing(who[0]) if who else "/sign-in", status_code=303)
 
 
@@ -31,7 +31,7 @@ def start(page: web.PageDep) -> Response:
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, container: ContainerDep, next: str | None = None) -> Response:
-    if who := web._signed_in(request, container):
+    if who := web.signed_in(request, container):
         return RedirectResponse(web.safe_next(next) or web.landing(who[0]), status_code=303)
     return web.render(request, container, "sign_in.html", title="Sign in", next=web.safe_next(next))
 

@@ -111,7 +111,8 @@ class Page:
         return redirect(self.request, self.container, url, message, kind)
 
 
-def _signed_in(request: Request, container: Container) -> tuple[Actor, User, str] | None:
+def signed_in(request: Request, container: Container) -> tuple[Actor, User, str] | None:
+    """(officer, account, CSRF token) of a valid session whose account is still active, else None."""
     s = cookies.read_session(container.token_key, request, container.clock.now())
     if s is None:
         return None
@@ -128,7 +129,7 @@ def _signed_in(request: Request, container: Container) -> tuple[Actor, User, str
 
 
 def page_context(request: Request, container: ContainerDep) -> Iterator[Page]:
-    who = _signed_in(request, container)
+    who = signed_in(request, container)
     if who is None:
         raise SignInRequired("sign in to use the console")
     actor, user, csrf = who
