@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from custodes import __version__, errors
 from custodes.access.views import router as access_router
+from custodes.adapters.views import router as adapters_router
 from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
@@ -28,6 +29,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(checkins_router)
     app.include_router(review_router)
     app.include_router(telemetry_router)
+    app.include_router(adapters_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

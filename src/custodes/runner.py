@@ -19,9 +19,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from custodes.access.actor import Actor
+from custodes.adapters import service as adapters
 from custodes.bootstrap import Container
 from custodes.checkins.scheduled import sweep
 from custodes.clock import SystemClock
+from custodes.devices.signing import H_SIGNATURE
+from custodes.errors import Forbidden
+from custodes.telemetry import service
+from custodes.telemetry.mqtt import verify_message
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -135,25 +140,26 @@ class Runner:
         deliver(self.container, config, LiveSender(self._alert_client))
 
     def _store_mqtt(self, topic: str, headers: dict[str, str], body: bytes) -> None:
-        from custodes.devices.signing import H_SIGNATURE
-        from custodes.telemetry import service
-        from custodes.telemetry.mqtt import verify_message
-
-        device_id = verify_message(self.container, topic, headers, body)
-        try:
+        """Store one MQTT message; a refusal raises a DomainError, which the subscriber answers."""
+        if topic.startswith("owntracks/"):
+            self._store_owntracks(topic, body)
+        else:
+            device_id = verify_message(self.container, topic, headers, body)
             service.ingest(self.container, device_id=device_id, body=body,
                            ndjson=headers.get("content-type") == "application/x-ndjson", channel="mqtt",
                            signature=headers.get(H_SIGNATURE, ""),
                            actor=Actor(kind="device", id=str(device_id), name=None))
-        except Exception as exc:
-            from custodes.errors import Conflict, Invalid
-
-            if isinstance(exc, Invalid | Conflict):  # refused for good; the raw stays with the broker log
-                log.warning("refused MQTT batch from %s: %s", device_id, exc.detail)
-                return
-            raise
         self.fault("stored")  # stored and committed, not yet acknowledged to the broker
         self.wake()
+
+    def _store_owntracks(self, topic: str, body: bytes) -> None:
+        # The broker authenticated the user and its ACL limits each user to owntracks/{user}/#
+        # (docs/adapters.md); the user named in the topic is the device's adapter username.
+        parts = topic.split("/")
+        if len(parts) != 3:
+            raise Forbidden(f"not an OwnTracks topic: {topic}")
+        device = adapters.by_credentials(self.container, parts[1], None)
+        adapters.store_owntracks(self.container, device, body, "ot-mqtt")
 
 
 def fault_point() -> Callable[[str], None]:
