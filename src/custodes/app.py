@@ -32,7 +32,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(adapters_router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, str | float]:
+        """Alive, with the server's own clock: a simulation at accelerated time keeps to it."""
+        clock = app.state.container.clock
+        return {"status": "ok", "version": __version__, "time": clock.now().isoformat(),
+                "clock_speed": float(getattr(clock, "speed", 1.0))}
 
     return app

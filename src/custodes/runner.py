@@ -23,7 +23,6 @@ from custodes.adapters import service as adapters
 from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out
 from custodes.bootstrap import Container
 from custodes.checkins.scheduled import sweep
-from custodes.clock import SystemClock
 from custodes.devices.signing import H_SIGNATURE
 from custodes.errors import Forbidden
 from custodes.telemetry import service
@@ -197,10 +196,10 @@ def run_worker(container: Container, name: str | None = None) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the pipeline in-process (`custodes serve`, the embedded default) unless
     `CUSTODES_PIPELINE=worker` hands it to `custodes worker` processes, or the app runs on a simulated
-    clock (tests and simulations drive the pipeline themselves)."""
+    clock that does not move by itself (tests drive the pipeline themselves)."""
     container = app.state.container
     runner = None
-    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and isinstance(container.clock, SystemClock):
+    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and getattr(container.clock, "live", False):
         runner = Runner(container, mqtt=os.environ.get("CUSTODES_SERVE_MQTT") == "1", name="custodes-serve")
         runner.start()
     app.state.telemetry_runner = runner
