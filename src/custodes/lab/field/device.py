@@ -24,6 +24,8 @@ class SimDevice:
     upload_every_s: float
     rng: np.random.Generator
     subject_id: str = ""
+    identity: int | None = None  # the LFW person enrolled for this watch's wearer
+    enrolled: list = field(default_factory=list)
     seq: int = 0
     sent_until: float = 0.0  # epoch s: fixes up to here have been sent (or buffered for a gap)
     next_upload: float = 0.0

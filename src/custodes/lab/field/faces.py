@@ -26,12 +26,10 @@ class FaceBank:
     def identity(self, i: int) -> list[Path]:
         return sorted(self.people[i % len(self.people)].glob("*.jpg"))
 
-    def enrolment(self, i: int) -> list[bytes]:
-        return [jpeg(p) for p in self.identity(i)[:3]]
-
-    def genuine(self, i: int, rng: np.random.Generator) -> list[bytes]:
-        """A photo and a second one as the challenge frame (LFW holds no recorded head turns)."""
-        rest = self.identity(i)[3:] + self.identity(i)[:1]
+    def genuine(self, i: int, enrolled: list[Path], rng: np.random.Generator) -> list[bytes]:
+        """A photo not used at enrolment and a second one as the challenge frame (LFW holds no
+        recorded head turns)."""
+        rest = [p for p in self.identity(i) if p not in enrolled] or self.identity(i)
         pick = rng.choice(len(rest), size=2, replace=len(rest) < 2)
         return [jpeg(rest[int(k)]) for k in pick]
 

@@ -87,14 +87,17 @@ def build(person: Person, start: datetime, hours: float, rng: np.random.Generato
     while day.timestamp() < t[-1]:
         plan_days.append(day)
         day = (day + timedelta(days=1, hours=3)).replace(hour=0)
-    for d, day in enumerate(plan_days):
+    first = True
+    for day in plan_days:
         trip: Trip = trips[int(rng.integers(len(trips)))]
         leg = min(trip.duration_s, 3 * 3600.0)
         start_h = float(np.clip(trip.local_start_h, 8.0, 15.0))
         depart = day.replace(tzinfo=tz).timestamp() + start_h * 3600
+        if depart < t0 or depart > t[-1]:
+            continue
         dwell = float(rng.uniform(30, 90)) * 60
         back_by = day.timestamp() + HOME_BY_H * 3600
-        stay_out = breach_day and d == 0
+        stay_out, first = breach_day and first, False
         if not stay_out and depart + 2 * leg + dwell > back_by:
             dwell = max(0.0, back_by - depart - 2 * leg)
         keep = trip.t_s <= leg

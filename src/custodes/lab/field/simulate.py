@@ -20,7 +20,7 @@ from rich.table import Table
 from custodes.lab.device_client import DeviceClient, encode
 from custodes.lab.field import plan as planning
 from custodes.lab.field.device import SimDevice
-from custodes.lab.field.faces import FaceBank
+from custodes.lab.field.faces import FaceBank, jpeg
 from custodes.lab.field.platform import MqttSender, Platform, PlatformError, SimClock
 from custodes.lab.field.trails import load_people
 
@@ -58,14 +58,32 @@ def setup(platform: Platform, devices_out: list[SimDevice], plans, start: dateti
             "kind": "smartwatch" if watch else "ankle_tag", "serial": f"SIM-{tag}", "barcode": f"77{tag}"})
         platform.must("POST", f"/v1/devices/{device['id']}/assignments", json={
             "subject_id": subject["id"], "starts_at": (start - timedelta(hours=1)).isoformat()})
-        if watch:
-            photos = faces.enrolment(i)
-            platform.must("POST", f"/v1/subjects/{subject['id']}/face/enrolments",
-                          files=[("photos", (f"p{k}.jpg", b, "image/jpeg")) for k, b in enumerate(photos)])
+        identity, enrolled = enrol_face(platform, subject["id"], faces, i) if watch else (None, [])
         devices_out.append(SimDevice(plan, device["id"], device["secret"], "smartwatch" if watch else "ankle_tag",
                                      float(rng.uniform(60, 300)), np.random.default_rng(rng.integers(2**32)),
-                                     subject_id=subject["id"]))
+                                     subject_id=subject["id"], identity=identity, enrolled=enrolled))
         progress.advance(task)
+
+
+def enrol_face(platform: Platform, subject_id: str, faces: FaceBank, i: int) -> tuple[int, list[Path]]:
+    """Three reference photos of one LFW person, skipping photos the quality gate refuses (some LFW
+    photos hold a second face); the next person if one runs out of usable photos."""
+    for identity in range(i, i + 20):
+        candidates, chosen = list(faces.identity(identity)), []
+        while candidates:
+            chosen += [candidates.pop(0) for _ in range(min(3 - len(chosen), len(candidates)))]
+            if len(chosen) < 3:
+                break
+            r = platform.officer("POST", f"/v1/subjects/{subject_id}/face/enrolments",
+                                 files=[("photos", (f"p{k}.jpg", jpeg(p), "image/jpeg")) for k, p in enumerate(chosen)])
+            if r.status_code < 300:
+                return identity, chosen
+            bad = {e.get("field") for e in r.json().get("errors") or []}
+            kept = [p for k, p in enumerate(chosen) if f"photos[{k}]" not in bad]
+            if len(kept) == len(chosen):
+                raise PlatformError(f"face enrolment refused: {r.text[:300]}")
+            chosen = kept
+    raise PlatformError("no LFW person with three usable photos near index {i}")
 
 
 class CheckIns:
@@ -108,9 +126,8 @@ class CheckIns:
         return out
 
     def answer(self, how: str, d: SimDevice, prompt: dict, now: datetime) -> None:
-        i = int(d.device_id[:8], 16)
-        photos = (self.faces.genuine(i, self.rng) if how in ("genuine", "late") else
-                  self.faces.impostor(i, self.rng) if how == "impostor" else self.faces.attack(self.rng))
+        photos = (self.faces.genuine(d.identity, d.enrolled, self.rng) if how in ("genuine", "late") else
+                  self.faces.impostor(d.identity, self.rng) if how == "impostor" else self.faces.attack(self.rng))
         if not photos:
             return
         r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,

@@ -3,7 +3,6 @@ or, only when the data folder is absent, synthetic random-walk trips around a Lo
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 GEOLIFE_TZ = "Asia/Shanghai"
-CELL_DEG = 0.002  # ~200 m: the night cell that holds most points is home
 
 
 @dataclass(frozen=True)
@@ -56,26 +54,33 @@ def geolife_people(root: Path) -> list[Person]:
     people = []
     for folder in sorted(p for p in root.glob("*/*") if (p / "Trajectory").is_dir()):
         files = sorted((folder / "Trajectory").glob("*.plt"))
-        trips, night = [], Counter()
+        trips, night = [], []
         for f in files:
             t, lat, lon = read_plt(f)
             if len(t) < 20 or t[-1] - t[0] < 600:
                 continue
             start = datetime.fromtimestamp(t[0], UTC).astimezone(ZoneInfo(GEOLIFE_TZ))
-            trips.append(Trip(t - t[0], lat, lon, start.hour + start.minute / 60))
-            hours = np.array([datetime.fromtimestamp(x, UTC).astimezone(ZoneInfo(GEOLIFE_TZ)).hour for x in t[::20]])
+            start_h = start.hour + start.minute / 60 + start.second / 3600
+            trips.append(Trip(t - t[0], lat, lon, start_h))
+            hours = (start_h + (t - t[0]) / 3600) % 24  # one offset per trip: a trip spans no DST change
             at_night = (hours < 6) | (hours >= 22)
-            night.update(zip(np.round(lat[::20][at_night] / CELL_DEG).astype(int).tolist(),
-                             np.round(lon[::20][at_night] / CELL_DEG).astype(int).tolist()))
+            night.append(np.c_[lat[at_night], lon[at_night]])
         if not trips:
             continue
-        if night:
-            (ci, cj), _ = night.most_common(1)[0]
-            home = (ci * CELL_DEG, cj * CELL_DEG)
-        else:  # no night points: where the first outing started
-            home = (float(trips[0].lat[0]), float(trips[0].lon[0]))
+        pts = np.concatenate(night) if night else np.empty((0, 2))
+        home = densest(pts) if len(pts) else (float(trips[0].lat[0]), float(trips[0].lon[0]))
         people.append(Person(f"{folder.parent.name}/{folder.name}", home, GEOLIFE_TZ, tuple(trips)))
     return people
+
+
+def densest(pts: np.ndarray, radius_m: float = 300.0, most: int = 800) -> tuple[float, float]:
+    """The night point with the most night points within `radius_m`: where the person sleeps (no night
+    points: where the first outing started)."""
+    pts = pts[:: max(1, len(pts) // most)]
+    dy = (pts[:, None, 0] - pts[None, :, 0]) * 111_320.0
+    dx = (pts[:, None, 1] - pts[None, :, 1]) * 111_320.0 * np.cos(np.radians(pts[:, None, 0]))
+    best = int(((dx * dx + dy * dy) < radius_m**2).sum(axis=1).argmax())
+    return float(pts[best, 0]), float(pts[best, 1])
 
 
 def synthetic_people(n: int, rng: np.random.Generator) -> list[Person]:
