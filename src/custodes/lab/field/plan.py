@@ -25,7 +25,7 @@ HOME_RADIUS_M = 150.0
 EXCLUSION_RADIUS_M = 150.0
 CURFEW_START_H, CURFEW_HOURS = 22, 8
 HOME_BY_H = 21.5
-BATTERY_LOW_PCT = 20.0  # the platform's default low-battery level (rules/models.py DeviceHealth)
+BATTERY_LOW_PCT, BATTERY_CRITICAL_PCT = 20.0, 5.0  # the platform's default levels (rules/models.py)
 SILENT_AFTER_S = 3600.0  # the platform's default device-silent threshold
 
 
@@ -42,6 +42,7 @@ class Rates:
     impostor: float = 0.05
     attack: float = 0.03
     late: float = 0.03
+    leave_now: float = 0.0  # share of people whose first outing starts within ten minutes (live demo)
 
 
 @dataclass
@@ -80,6 +81,7 @@ def build(person: Person, start: datetime, hours: float, rng: np.random.Generato
     out = np.zeros(len(t), bool)
     trips = [tr for tr in person.trips if metres(tr.lat[0], tr.lon[0], tr.lat, tr.lon).max() > 800] or list(person.trips)
     breach_day = rng.random() < rates.curfew_breach
+    leave_now = rng.random() < rates.leave_now
     plant_exclusion = rng.random() < rates.exclusion
     exclusion: tuple[float, float] | None = None
     plan_days = []
@@ -93,6 +95,8 @@ def build(person: Person, start: datetime, hours: float, rng: np.random.Generato
         leg = min(trip.duration_s, 3 * 3600.0)
         start_h = float(np.clip(trip.local_start_h, 8.0, 15.0))
         depart = day.replace(tzinfo=tz).timestamp() + start_h * 3600
+        if first and leave_now:
+            depart = t0 + float(rng.uniform(60, 600))
         if depart < t0 or depart > t[-1]:
             continue
         dwell = float(rng.uniform(30, 90)) * 60
@@ -132,16 +136,24 @@ def build(person: Person, start: datetime, hours: float, rng: np.random.Generato
         else:
             exclusion = cand
     plan = Plan(person, t, lat, lon, np.zeros(len(t), bool), home, exclusion)
-    local_h = np.array([_local(x, person.tz).hour for x in t[::240]]).repeat(240)[: len(t)]
+    local_h = local_hours(t, person.tz)
     at_curfew = (local_h >= CURFEW_START_H) | (local_h < (CURFEW_START_H + CURFEW_HOURS) % 24)
     away = dist_home > HOME_RADIUS_M + 100
     in_excl = metres(exclusion[0], exclusion[1], lat, lon) < EXCLUSION_RADIUS_M - 60
     plan.violating = (away & at_curfew) | in_excl
-    plan.expected += [("inclusion_zone_exited", float(x)) for x in _onsets(t, away)]
+    # Home is the curfew address: leaving it by day is allowed, so only the curfew judges it.
     plan.expected += [("exclusion_zone_entered", float(x)) for x in _onsets(t, in_excl, min_s=120)]
     plan.expected += [("curfew_breach_started", float(x)) for x in _onsets(t, away & at_curfew, min_s=120)]
     _plant_device(plan, rng, rates, ~out)
     return plan
+
+
+def local_hours(t: np.ndarray, tz: str) -> np.ndarray:
+    """Local hour of day for each instant; the zone's offset is looked up once per half hour."""
+    zone, buckets = ZoneInfo(tz), (t // 1800).astype(np.int64)
+    offsets = {b: datetime.fromtimestamp(b * 1800, zone).utcoffset().total_seconds() for b in np.unique(buckets)}
+    off = np.array([offsets[b] for b in buckets.tolist()])
+    return ((t + off) % 86400) // 3600
 
 
 def _onsets(t: np.ndarray, flag: np.ndarray, min_s: float = 60.0) -> list[float]:
@@ -176,6 +188,7 @@ def _plant_device(plan: Plan, rng: np.random.Generator, rates: Rates, at_home: n
     if rng.random() < rates.battery:
         plan.charges = False
         start_pct, drain = 45.0, 4.0
-        crossing = t[0] + (start_pct - BATTERY_LOW_PCT) / drain * 3600
-        if crossing < t[-1]:
-            plan.expected.append(("battery_low", float(crossing)))
+        for kind, level in (("battery_low", BATTERY_LOW_PCT), ("battery_critical", BATTERY_CRITICAL_PCT)):
+            crossing = t[0] + (start_pct - level) / drain * 3600
+            if crossing < t[-1]:
+                plan.expected.append((kind, float(crossing)))

@@ -133,7 +133,7 @@ class CheckIns:
         r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,
                                       [("photo", photos[0]), ("frames", photos[1])])
         body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
-        self.decisions[(how, str(body.get("decision") or body.get("status") or r.status_code))] += 1
+        self.decisions[(how, str(body.get("outcome") or r.status_code))] += 1
 
 
 def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
