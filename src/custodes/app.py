@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from custodes import __version__, errors
 from custodes.access.views import router as access_router
+from custodes.adapters.views import router as adapters_router
 from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
@@ -29,10 +30,14 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(checkins_router)
     app.include_router(review_router)
     app.include_router(telemetry_router)
+    app.include_router(adapters_router)
     mount_console(app)  # the officers' console under `/` (pages; the API stays under /v1)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, str | float]:
+        """Alive, with the server's own clock: a simulation at accelerated time keeps to it."""
+        clock = app.state.container.clock
+        return {"status": "ok", "version": __version__, "time": clock.now().isoformat(),
+                "clock_speed": float(getattr(clock, "speed", 1.0))}
 
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,12 +12,37 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """Real time. `live`: time moves by itself, so the runner's loops run against it."""
+
+    live = True
+    speed = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
+class AcceleratedClock:
+    """Simulated time that runs `speed` times faster than real time from `start` on, for the live
+    demo and field simulations: a simulated day of curfews, check-ins and ticks in an hour."""
+
+    live = True
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self._origin_real = time.monotonic()
+        self._origin = (start or datetime.now(UTC)).astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._origin + timedelta(seconds=(time.monotonic() - self._origin_real) * self.speed)
+
+
 class FrozenClock:
     """A clock for tests and simulations: it moves only when told to."""
+
+    live = False
+    speed = 0.0
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:

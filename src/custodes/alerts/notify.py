@@ -151,15 +151,21 @@ class LiveSender:
         import httpx
 
         self._http = httpx.Client(timeout=timeout)
-        self._mqtt = mqtt_client
+        self.mqtt_client = mqtt_client  # may be connected later, when the broker comes back
 
     def webhook(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         self._http.post(url, content=body, headers=headers).raise_for_status()
 
     def mqtt(self, topic: str, body: bytes) -> None:
-        if self._mqtt is None:
+        if self.mqtt_client is None:
             raise RuntimeError("no MQTT connection")
-        info = self._mqtt.publish(topic, body, qos=1)
+        info = self.mqtt_client.publish(topic, body, qos=1)
         info.wait_for_publish(timeout=5)
         if not info.is_published():
             raise RuntimeError(f"MQTT publish to {topic} not acknowledged")
+
+    def close(self) -> None:
+        self._http.close()
+        if self.mqtt_client is not None:
+            self.mqtt_client.loop_stop()
+            self.mqtt_client.disconnect()

@@ -14,6 +14,7 @@ from custodes.access.actor import Actor
 from custodes.access.models import UserCreate
 from custodes.audit import chain
 from custodes.bootstrap import bootstrap
+from custodes.clock import AcceleratedClock
 from custodes.config import Settings
 from custodes.db import migrate
 from custodes.errors import DomainError
@@ -26,14 +27,17 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def serve(*, host: str, port: int, home: Path | None) -> None:
+def serve(*, host: str, port: int, home: Path | None, speed: float = 1.0) -> None:
     import uvicorn
 
     from custodes.app import create_app
 
     settings = Settings.from_env(home=home)
     migrate.upgrade(settings.database_url)
-    uvicorn.run(create_app(bootstrap(settings)), host=host, port=port, log_level="info")
+    clock = AcceleratedClock(speed) if speed != 1.0 else None
+    if clock is not None:
+        console.print(f"simulated time: {speed:g}x real time from {clock.now():%Y-%m-%d %H:%M} UTC")
+    uvicorn.run(create_app(bootstrap(settings, clock)), host=host, port=port, log_level="info")
 
 
 def db_upgrade(*, home: Path | None) -> None:

@@ -12,7 +12,7 @@ from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
-from custodes.lab.commands import bench_ingest_command
+from custodes.lab.commands import bench_ingest_command, simulate_command
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
 from custodes.lab.rules_bench import bench_rules
@@ -37,6 +37,7 @@ eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
 bench_app.command("ingest")(bench_ingest_command)
+app.command("simulate")(simulate_command)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
 bench_app.command("liveness")(bench_liveness_command)
@@ -45,9 +46,12 @@ Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
+          speed: Annotated[float, typer.Option(min=0.001, max=3600,
+                                               help="run on simulated time, this many times real time "
+                                                    "(demos and field simulations only)")] = 1.0) -> None:
     """Run the API with the in-process pipeline, scheduled checks and notifications."""
-    admin.serve(host=host, port=port, home=home)
+    admin.serve(host=host, port=port, home=home, speed=speed)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Imports every domain's models so that `Base.metadata` knows all tables (Alembic, tests)."""
 
 from custodes.access import models as _access  # noqa: F401
+from custodes.adapters import models as _adapters  # noqa: F401
 from custodes.alerts import models as _alerts  # noqa: F401
 from custodes.audit import models as _audit  # noqa: F401
 from custodes.checkins import models as _checkins  # noqa: F401

@@ -1,4 +1,4 @@
-"""`custodes bench ingest`; heavy imports stay inside so the CLI starts fast."""
+"""Lab commands: `custodes bench ingest` and `custodes simulate`; heavy imports stay inside so the CLI starts fast."""
 
 from __future__ import annotations
 
@@ -26,3 +26,41 @@ def bench_ingest_command(
 
     run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
         databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate)
+
+
+def simulate_command(
+    subjects: Annotated[int, typer.Option(min=1, max=20000, help="simulated people, one device each")] = 20,
+    hours: Annotated[float, typer.Option(min=0.05, max=24 * 14, help="simulated hours")] = 24.0,
+    speed: Annotated[float, typer.Option(min=0.001, max=3600,
+                                         help="simulated seconds per real second; must equal the platform's "
+                                              "(`custodes serve --speed X`)")] = 60.0,
+    via: Annotated[str, typer.Option(help="http or mqtt")] = "http",
+    seed: Annotated[int, typer.Option(help="random seed: the same seed plants the same day")] = 1,
+    url: Annotated[str, typer.Option(help="the running platform (this machine only)")] = "http://127.0.0.1:8000",
+    username: Annotated[str, typer.Option(help="a caseworker who enrols the simulated people")] = "casey",
+    password: Annotated[str, typer.Option(envvar="CUSTODES_SIM_PASSWORD", help="that caseworker's password")] =
+        "demo-password-2027",
+    mqtt_host: str = "127.0.0.1",
+    mqtt_port: int = 1883,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON here")] = None,
+) -> None:
+    """Run a population of devices replaying real GeoLife trails against a running platform; print
+    what was sent, what was raised, and planted against raised alerts by kind."""
+    from urllib.parse import urlparse
+
+    from custodes.config import data_root
+    from custodes.lab.field.platform import PlatformError
+    from custodes.lab.field.simulate import run
+
+    if via not in ("http", "mqtt"):
+        raise typer.BadParameter("--via must be http or mqtt")
+    host = urlparse(url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") or mqtt_host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo("error: the simulator drives only a platform on this machine (127.0.0.1)", err=True)
+        raise typer.Exit(2)
+    try:
+        run(url=url, subjects=subjects, hours=hours, speed=speed, via=via, seed=seed, username=username,
+            password=password, data=data_root(), json_path=json_path, mqtt_host=mqtt_host, mqtt_port=mqtt_port)
+    except PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None

@@ -10,6 +10,7 @@ than five minutes (the broker may have held it while no worker ran): up to `MQTT
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -27,18 +28,19 @@ from paho.mqtt.properties import Properties
 from custodes.access.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.signing import MAX_SKEW, authenticate, read_signed_parts
-from custodes.errors import Forbidden, Unauthorized
+from custodes.errors import TYPE_BASE, DomainError, Forbidden, Unauthorized
 
 log = logging.getLogger(__name__)
 TELEMETRY_FILTER = "custodes/devices/+/telemetry"
+OWNTRACKS_FILTER = "owntracks/+/+"  # the OwnTracks app publishes on owntracks/{user}/{device}
 
 
-def shared_subscription() -> str:
+def shared_subscription(topic_filter: str = TELEMETRY_FILTER) -> str:
     """Workers of one deployment share a group (env CUSTODES_MQTT_GROUP, default `custodes`).
 
     The broker also hands a share of the messages to *offline* members with a persistent session,
     so a worker name that is retired for good must be forgotten (`forget_session`)."""
-    return f"$share/{os.environ.get('CUSTODES_MQTT_GROUP', 'custodes')}/{TELEMETRY_FILTER}"
+    return f"$share/{os.environ.get('CUSTODES_MQTT_GROUP', 'custodes')}/{topic_filter}"
 MQTT_MAX_AGE = timedelta(hours=24)
 SESSION_EXPIRY_S = 24 * 3600
 
@@ -85,11 +87,15 @@ def verify_message(container: Container, topic: str, headers: dict[str, str], bo
 
 
 class TelemetrySubscriber:
-    """Receives telemetry on the shared subscription and hands each message to `store`.
+    """Receives telemetry on the shared subscriptions and hands each message to `store`.
 
     paho's network thread only queues messages; one storing thread commits them and then sends
-    the PUBACK, so the broker keeps anything not yet stored.
+    the PUBACK, so the broker keeps anything not yet stored. A message refused for good (a 4xx
+    `DomainError`) is acknowledged and dropped, and the refusal goes back to the device on the
+    message's MQTT 5 response topic (with its correlation data), so the device is told, not only the log.
     """
+
+    FILTERS = (TELEMETRY_FILTER, OWNTRACKS_FILTER)
 
     def __init__(self, container: Container, store: Callable[[str, dict[str, str], bytes], None],
                  client_id: str) -> None:
@@ -98,6 +104,7 @@ class TelemetrySubscriber:
         self.client_id = client_id
         self._queue: queue.Queue = queue.Queue(maxsize=1000)
         self._stop = threading.Event()
+        self.ready = threading.Event()  # set once the broker granted every subscription
         self.client = connect(container, client_id, manual_ack=True, persistent=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -105,11 +112,13 @@ class TelemetrySubscriber:
 
     def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:
         if not reason.is_failure:
-            client.subscribe(shared_subscription(), qos=1)
+            client.subscribe([(shared_subscription(f), 1) for f in self.FILTERS])
 
     def _on_subscribe(self, _client, _userdata, _mid, reasons, _props) -> None:
         if all(not r.is_failure for r in reasons):
-            log.info("subscription ready: %s as %s", shared_subscription(), self.client_id)
+            self.ready.set()
+            log.info("subscription ready: %s as %s", ", ".join(map(shared_subscription, self.FILTERS)),
+                     self.client_id)
         else:
             log.error("subscription refused: %s", reasons)
 
@@ -140,8 +149,9 @@ class TelemetrySubscriber:
                 try:
                     self.store(msg.topic, headers, msg.payload)
                     break
-                except (Unauthorized, Forbidden) as exc:  # refused for good: acknowledge and drop
+                except DomainError as exc:  # refused for good: acknowledge, drop, and tell the device
                     log.warning("refused MQTT telemetry on %s: %s", msg.topic, exc.detail)
+                    self._reply(props, exc)
                     break
                 except Exception:  # the database is away: keep the message, try again
                     log.exception("storing MQTT telemetry failed; retrying")
@@ -150,3 +160,16 @@ class TelemetrySubscriber:
             else:
                 return  # stopping: not acknowledged, the broker redelivers it to someone else
             self.client.ack(msg.mid, msg.qos)
+
+    def _reply(self, props, exc: DomainError) -> None:
+        topic = getattr(props, "ResponseTopic", None)
+        if not topic:
+            return
+        reply = Properties(PacketTypes.PUBLISH)
+        reply.ContentType = "application/problem+json"
+        if getattr(props, "CorrelationData", None):
+            reply.CorrelationData = props.CorrelationData
+        body = {"type": TYPE_BASE + exc.kind, "title": exc.title, "status": exc.status, "detail": exc.detail}
+        if exc.errors:
+            body["errors"] = exc.errors
+        self.client.publish(topic, json.dumps(body), qos=1, properties=reply)

@@ -1,0 +1,312 @@
+"""`custodes simulate`: a population of devices against a running platform, then what it sent, what
+the platform raised, and the planted alerts against the raised ones, kind by kind."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from custodes.lab.device_client import DeviceClient, encode
+from custodes.lab.field import plan as planning
+from custodes.lab.field.device import SimDevice
+from custodes.lab.field.faces import FaceBank, jpeg
+from custodes.lab.field.platform import MqttSender, Platform, PlatformError, SimClock
+from custodes.lab.field.trails import load_people
+
+CHECK_IN_POLICY = {"kind": "check_in_policy", "prompts_per_day": 3, "waking_start": "08:00", "waking_end": "21:00",
+                   "quiet_hours": [], "response_minutes": 15}
+TICK_REAL_S = 30.0  # the platform's scheduled-check period (runner default), in real seconds
+
+
+def setup(platform: Platform, devices_out: list[SimDevice], plans, start: datetime, hours: float,
+          faces: FaceBank, rng: np.random.Generator, progress: Progress) -> None:
+    task = progress.add_task("enrolling", total=len(plans))
+    for i, plan in enumerate(plans):
+        p = plan.person
+        watch = bool(faces) and i % 2 == 0
+        subject = platform.must("POST", "/v1/subjects", json={
+            "full_name": f"Simulated {i:04d} ({p.name})", "date_of_birth": "1990-01-01", "nationality": "CN"
+            if not p.synthetic else "GB", "preferred_language": "en", "time_zone": p.tz})
+        order = platform.must("POST", f"/v1/subjects/{subject['id']}/orders", json={
+            "legal_basis": "Immigration Act 2016, Schedule 10 (field simulation)",
+            "starts_at": (start - timedelta(days=1)).isoformat(), "ends_at": (start + timedelta(hours=hours, days=30)).isoformat(),
+            "status": "active", "less_intrusive_options": [{"option": "reporting", "reason_rejected": "simulation"}]})
+        local_day = start.astimezone(planning.ZoneInfo(p.tz)).date() - timedelta(days=1)
+        specs = [
+            {"kind": "zone", "name": "home", "zone_type": "inclusion",
+             "circle": {"lat": plan.home[0], "lon": plan.home[1], "radius_m": planning.HOME_RADIUS_M}},
+            {"kind": "zone", "name": "exclusion", "zone_type": "exclusion",
+             "circle": {"lat": plan.exclusion[0], "lon": plan.exclusion[1], "radius_m": planning.EXCLUSION_RADIUS_M}},
+            {"kind": "curfew", "rrule": "FREQ=DAILY", "start_local": f"{local_day}T{planning.CURFEW_START_H:02d}:00:00",
+             "duration_minutes": planning.CURFEW_HOURS * 60, "zone_name": "home"},
+        ] + ([CHECK_IN_POLICY] if watch else [])
+        for spec in specs:
+            platform.must("POST", f"/v1/orders/{order['id']}/conditions", json={"spec": spec})
+        tag = f"{i:05d}{rng.integers(1e6):06d}"
+        device = platform.must("POST", "/v1/devices", json={
+            "kind": "smartwatch" if watch else "ankle_tag", "serial": f"SIM-{tag}", "barcode": f"77{tag}"})
+        platform.must("POST", f"/v1/devices/{device['id']}/assignments", json={
+            "subject_id": subject["id"], "starts_at": (start - timedelta(hours=1)).isoformat()})
+        identity, enrolled = enrol_face(platform, subject["id"], faces, i) if watch else (None, [])
+        devices_out.append(SimDevice(plan, device["id"], device["secret"], "smartwatch" if watch else "ankle_tag",
+                                     float(rng.uniform(60, 300)), np.random.default_rng(rng.integers(2**32)),
+                                     subject_id=subject["id"], identity=identity, enrolled=enrolled))
+        progress.advance(task)
+
+
+def enrol_face(platform: Platform, subject_id: str, faces: FaceBank, i: int) -> tuple[int, list[Path]]:
+    """Three reference photos of one LFW person, skipping photos the quality gate refuses (some LFW
+    photos hold a second face); the next person if one runs out of usable photos."""
+    for identity in range(i, i + 20):
+        candidates, chosen = list(faces.identity(identity)), []
+        while candidates:
+            chosen += [candidates.pop(0) for _ in range(min(3 - len(chosen), len(candidates)))]
+            if len(chosen) < 3:
+                break
+            r = platform.officer("POST", f"/v1/subjects/{subject_id}/face/enrolments",
+                                 files=[("photos", (f"p{k}.jpg", jpeg(p), "image/jpeg")) for k, p in enumerate(chosen)])
+            if r.status_code < 300:
+                return identity, chosen
+            bad = {e.get("field") for e in r.json().get("errors") or []}
+            kept = [p for k, p in enumerate(chosen) if f"photos[{k}]" not in bad]
+            if len(kept) == len(chosen):
+                raise PlatformError(f"face enrolment refused: {r.text[:300]}")
+            chosen = kept
+    raise PlatformError("no LFW person with three usable photos near index {i}")
+
+
+class CheckIns:
+    """Answers to prompts, by the planted rates: the enrolled person, someone else, a print, late, none."""
+
+    def __init__(self, platform: Platform, faces: FaceBank, rates: planning.Rates, rng: np.random.Generator) -> None:
+        self.platform, self.faces, self.rates, self.rng = platform, faces, rates, rng
+        self.queue: list[tuple[float, int, str, SimDevice, dict]] = []
+        self.answers: Counter[str] = Counter()
+        self.decisions: Counter[tuple[str, str]] = Counter()
+        self.expected_missed: list[tuple[str, float]] = []  # (subject id, deadline)
+        self._n = 0
+
+    def poll(self, d: SimDevice, now: datetime) -> None:
+        r = self.platform.device_call(d.device_id, d.secret, "GET", "/pending", now)
+        prompt = r.json().get("prompt") if r.status_code == 200 else None
+        if not prompt or prompt["prompt_id"] in d.prompts_seen:
+            return
+        d.prompts_seen.add(prompt["prompt_id"])
+        deadline = datetime.fromisoformat(prompt["deadline"].replace("Z", "+00:00")).timestamp()
+        x, r_ = self.rng.random(), self.rates
+        how = ("genuine" if x < r_.genuine else "impostor" if x < r_.genuine + r_.impostor else
+               "attack" if x < r_.genuine + r_.impostor + r_.attack else
+               "late" if x < r_.genuine + r_.impostor + r_.attack + r_.late else "none")
+        self.answers[how] += 1
+        if how in ("late", "none"):
+            self.expected_missed.append((d.subject_id, deadline))
+        if how == "none":
+            return
+        left = deadline - now.timestamp()
+        at = deadline + 120 if how == "late" else now.timestamp() + self.rng.uniform(0.1, 0.6) * max(left, 1)
+        self._n += 1
+        heapq.heappush(self.queue, (at, self._n, how, d, prompt))
+
+    def due(self, now: float) -> list[tuple[str, SimDevice, dict]]:
+        out = []
+        while self.queue and self.queue[0][0] <= now:
+            _, _, how, d, prompt = heapq.heappop(self.queue)
+            out.append((how, d, prompt))
+        return out
+
+    def answer(self, how: str, d: SimDevice, prompt: dict, now: datetime) -> None:
+        photos = (self.faces.genuine(d.identity, d.enrolled, self.rng) if how in ("genuine", "late") else
+                  self.faces.impostor(d.identity, self.rng) if how == "impostor" else self.faces.attack(self.rng))
+        if not photos:
+            return
+        r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,
+                                      [("photo", photos[0]), ("frames", photos[1])])
+        body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
+        self.decisions[(how, str(body.get("outcome") or r.status_code))] += 1
+
+
+def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
+        password: str, data: Path, json_path: Path | None, mqtt_host: str = "127.0.0.1", mqtt_port: int = 1883,
+        rates: planning.Rates | None = None, settle_s: float | None = None, console: Console | None = None) -> dict:
+    console = console or Console(stderr=True)
+    rates = rates or planning.Rates()
+    platform = Platform(url, username, password)
+    health = platform.health()
+    if abs(float(health.get("clock_speed", 1.0)) - speed) > 1e-9:
+        raise PlatformError(f"the platform runs at {health.get('clock_speed', 1.0):g}x real time; start it with "
+                            f"`custodes serve --speed {speed:g}` (or simulate with --speed "
+                            f"{health.get('clock_speed', 1.0):g})")
+    clock = SimClock(datetime.fromisoformat(health["time"]), speed)
+    rng = np.random.default_rng(seed)
+    people = load_people(data, max(subjects, 1), rng)
+    faces = FaceBank(data)
+    start = clock.now()
+    plans = [planning.build(people[i % len(people)], start, hours, np.random.default_rng([seed, i]), rates)
+             for i in range(subjects)]
+    devices: list[SimDevice] = []
+    sender = MqttSender(mqtt_host, mqtt_port) if via == "mqtt" else None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    sent = Counter()
+    t_real0 = time.monotonic()
+    with Progress(*columns, console=console) as progress:
+        setup(platform, devices, plans, start, hours, faces, rng, progress)
+        # The simulation starts now: fixes from before enrolment finished are sent in the first uploads.
+        checkins = CheckIns(platform, faces, rates, np.random.default_rng([seed, 10**6]))
+        end = start.timestamp() + hours * 3600
+        task = progress.add_task(f"simulating {hours:g} h at {speed:g}x", total=int(hours * 3600))
+
+        def upload(d: SimDevice, now: datetime) -> None:
+            items = d.take(now.timestamp())
+            if items is not None:
+                d.seq += 1
+                body = encode(d.seq, items)
+                try:
+                    if sender is not None:
+                        sender.upload(DeviceClient(d.device_id, d.secret), body, clock.now())
+                    else:
+                        r = platform.upload(DeviceClient(d.device_id, d.secret), body, clock.now())
+                        if r.status_code != 202:
+                            d.errors += 1
+                            sent[f"upload {r.status_code}"] += 1
+                    d.uploads += 1
+                    d.sent_fixes += sum(1 for it in items if it["kind"] == "fix")
+                except Exception as exc:  # counted, the run goes on
+                    d.errors += 1
+                    sent[f"upload error {type(exc).__name__}"] += 1
+            if d.kind == "smartwatch" and not d._in(d.plan.silent, now.timestamp()):
+                try:
+                    checkins.poll(d, clock.now())
+                except Exception:
+                    sent["prompt poll error"] += 1
+
+        with ThreadPoolExecutor(max_workers=min(32, max(4, subjects // 20))) as pool:
+            while (now := clock.now()).timestamp() < end:
+                due = [d for d in devices if d.due(now.timestamp())]
+                list(pool.map(lambda d: upload(d, now), due))
+                for how, d, prompt in checkins.due(now.timestamp()):
+                    pool.submit(checkins.answer, how, d, prompt, clock.now())
+                progress.update(task, completed=min(int(now.timestamp() - start.timestamp()), int(hours * 3600)))
+                time.sleep(0.05)
+            for d in devices:  # the last buffered fixes
+                d.next_upload = 0
+                d.plan.gaps.clear()
+                d.plan.silent.clear()
+                upload(d, datetime.fromtimestamp(end, UTC))
+        # Let the platform's ticks and check-in sweep pass the end of the window.
+        settle = settle_s if settle_s is not None else 2.5 * TICK_REAL_S + 60.0 + 2 * 900 / speed
+        progress.add_task(f"settling {settle:.0f} s (ticks, sweep)", total=None)
+        time.sleep(settle)
+    if sender is not None:
+        sender.close()
+    result = compare(platform, devices, checkins, speed, start.timestamp(), end)
+    result.update({"platform": url, "via": via, "subjects": subjects, "hours": hours, "speed": speed, "seed": seed,
+                   "trails": "synthetic" if people[0].synthetic else "geolife", "real_seconds": round(time.monotonic() - t_real0, 1),
+                   "sent": {"fixes": sum(d.sent_fixes for d in devices), "uploads": sum(d.uploads for d in devices),
+                            "late_uploads": sum(d.late_uploads for d in devices),
+                            "upload_errors": sum(d.errors for d in devices), **dict(sent)},
+                   "check_ins": {"answers": dict(checkins.answers),
+                                 "decisions": {f"{a}:{b}": n for (a, b), n in checkins.decisions.items()}},
+                   "load_average_1m": round(os.getloadavg()[0], 2)})
+    print_summary(console, result)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def compare(platform: Platform, devices: list[SimDevice], checkins: CheckIns, speed: float,
+            t_start: float, t_end: float) -> dict:
+    """Planted (the simulator's own ground truth) against raised, matched by subject, kind and time."""
+    tol = max(1200.0, 3 * TICK_REAL_S * speed)
+    missed_by_subject: dict[str, list[float]] = {}
+    for sid, deadline in checkins.expected_missed:
+        missed_by_subject.setdefault(sid, []).append(deadline)
+    rows: dict[str, Counter] = {}
+    missed, extra = [], []
+    after_end: Counter[str] = Counter()
+    for d in devices:
+        raised = [a for a in platform.alerts(d.subject_id)]
+        expected = list(d.plan.expected) + [("check_in_missed", x) for x in missed_by_subject.get(d.subject_id, [])]
+        used = set()
+        for kind, t in expected:
+            if t > t_end:
+                continue
+            row = rows.setdefault(kind, Counter())
+            row["planted"] += 1
+            hit = next((k for k, a in enumerate(raised) if k not in used and a["kind"] == kind and
+                        abs(_at(a) - t) <= tol), None)
+            if hit is None:
+                row["missed"] += 1
+                missed.append({"subject_id": d.subject_id, "kind": kind, "at": _iso(t)})
+            else:
+                used.add(hit)
+                row["raised"] += 1
+        for k, a in enumerate(raised):
+            if k in used:
+                continue
+            if _at(a) > t_end:  # after the last upload every device falls silent: not part of the day
+                after_end[a["kind"]] += 1
+                continue
+            rows.setdefault(a["kind"], Counter())["extra"] += 1
+            extra.append({"subject_id": d.subject_id, "kind": a["kind"], "at": a["occurred_at"],
+                          "reason": reason(d, a)})
+    return {"by_kind": {k: {"planted": v["planted"], "raised": v["raised"], "missed": v["missed"],
+                            "extra": v["extra"]} for k, v in sorted(rows.items())},
+            "missed": missed, "extra": extra, "after_end": dict(after_end), "match_tolerance_s": tol}
+
+
+def reason(d: SimDevice, alert: dict) -> str:
+    """Why an alert nobody planted was raised, as far as the simulator can tell from what it did."""
+    t = _at(alert)
+    near = lambda spans: any(a - 1800 <= t <= b + 1800 for a, b in spans)  # noqa: E731
+    kind = alert["kind"]
+    if kind == "curfew_no_fix":
+        return ("no fix at a curfew start: the device was switched off or out of coverage" if near(d.plan.silent + d.plan.gaps)
+                else "no fix at a curfew start within the platform's window (upload cadence)")
+    if kind == "implausible_movement":
+        return "a jump in the replayed GeoLife recording, or a cell fix far from the last GPS fix"
+    if kind in ("inclusion_zone_exited", "curfew_breach_started"):
+        return "a cell-only fix (300-900 m accuracy) at home" if near(d.cell_only) else "GPS noise at the home boundary"
+    if kind == "check_in_missed" and t < d.plan.t[0]:
+        return "a prompt the platform drew for a time before this person was enrolled"
+    if kind == "device_silent":
+        return "an upload delayed by the simulator's own load" if not near(d.plan.silent) else "switched off (planted)"
+    return "not planted by the simulator"
+
+
+def _at(alert: dict) -> float:
+    return datetime.fromisoformat(alert["occurred_at"].replace("Z", "+00:00")).timestamp()
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def print_summary(console: Console, result: dict) -> None:
+    s = result["sent"]
+    console.print(f"sent {s['fixes']:,} fixes in {s['uploads']:,} uploads ({s['late_uploads']:,} late, "
+                  f"{s['upload_errors']:,} errors) over {result['via']} in {result['real_seconds']} s; "
+                  f"check-in answers {result['check_ins']['answers']}")
+    table = Table(title="planted (simulator's ground truth) vs raised by the platform")
+    for col in ("alert kind", "planted", "raised", "missed", "extra"):
+        table.add_column(col, justify="right" if col != "alert kind" else "left")
+    for kind, v in result["by_kind"].items():
+        table.add_row(kind, *(str(v[c]) for c in ("planted", "raised", "missed", "extra")))
+    console.print(table)
+    if result["after_end"]:
+        console.print(f"after the simulated window (devices stop sending; not compared): {result['after_end']}")
+    for row in result["extra"][:20]:
+        console.print(f"  extra {row['kind']} at {row['at']}: {row['reason']}")
+    if len(result["extra"]) > 20:
+        console.print(f"  ... {len(result['extra']) - 20} more extra alerts in the JSON")
