@@ -9,11 +9,14 @@ from custodes.access.views import router as access_router
 from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
+from custodes.checkins.reporting_views import router as reporting_router
 from custodes.checkins.views import router as checkins_router
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
 from custodes.review.views import router as review_router
 from custodes.runner import lifespan
+from custodes.subject_access.staff_views import router as subject_access_staff_router
+from custodes.subject_access.views import router as subject_access_router
 from custodes.subjects.views import router as subjects_router
 from custodes.telemetry.views import router as telemetry_router
 
@@ -28,6 +31,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(checkins_router)
     app.include_router(review_router)
     app.include_router(telemetry_router)
+    for router in (reporting_router, subject_access_router, subject_access_staff_router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
