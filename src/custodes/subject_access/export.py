@@ -38,7 +38,7 @@ from custodes.review.models import ReviewDecision, ReviewItem
 from custodes.subject_access.models import CaseTask, Representation, SubjectCredential
 from custodes.subject_access.service import check_in_words, me
 from custodes.subject_access.texts import language_for
-from custodes.subjects.models import Subject, SubjectShare
+from custodes.subjects.models import SubjectShare
 from custodes.telemetry import trail
 from custodes.telemetry.models import MonitorState, TelemetryBatch
 from custodes.uow import UnitOfWork
