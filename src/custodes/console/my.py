@@ -28,7 +28,7 @@ from custodes.console import session as cookies
 from custodes.console import web
 from custodes.errors import TooManyRequests, Unauthorized
 from custodes.subject_access import export, notice, report_pdf, service, voice
-from custodes.subject_access.models import ContestCreate, SubjectCredential
+from custodes.subject_access.models import ContestCreate, ContestTarget, SubjectCredential
 from custodes.subject_access.texts import LANGUAGES, language_for
 from custodes.uow import UnitOfWork
 
@@ -194,7 +194,7 @@ def contest_form(page: Mine, target_type: str, target_id: uuid.UUID, what: str =
 
 
 @router.post("/my/contest")
-def contest(page: Mine, target_type: Annotated[str, Form()], target_id: Annotated[uuid.UUID, Form()],
+def contest(page: Mine, target_type: Annotated[ContestTarget, Form()], target_id: Annotated[uuid.UUID, Form()],
             grounds: Annotated[str, Form(min_length=3, max_length=5000)]) -> Response:
     task = voice.contest(uow=page.uow, data=ContestCreate(target_type=target_type, target_id=target_id,
                                                           grounds=grounds))
