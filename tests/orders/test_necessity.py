@@ -36,11 +36,8 @@ def test_an_order_without_a_necessity_record_cannot_be_activated(client, officer
     assert r.status_code == 200 and r.json()["status"] == "active"
     history = client.get(f"/v1/orders/{draft['id']}/necessity", headers=cw).json()
     assert [h["necessity"] for h in history] == [NECESSITY["necessity"]]
-
-
-def test_an_order_created_active_keeps_its_necessity_record(client, officer, new_subject, new_order):
-    cw = officer("caseworker")
-    o = new_order(cw, new_subject(cw)["id"])
+    # Created active with the record inline: it is kept.
+    o = new_order(cw, s["id"])
     assert o["status"] == "active"
     history = client.get(f"/v1/orders/{o['id']}/necessity", headers=cw).json()
     assert len(history) == 1 and history[0]["proportionality"] == NECESSITY["proportionality"]

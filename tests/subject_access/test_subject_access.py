@@ -16,7 +16,8 @@ def _audit(container, **where) -> list[AuditEntry]:
         return list(s.scalars(q))
 
 
-def test_credentials_are_shown_once_and_only_a_caseworker_issues_them(client, officer, case, container):
+def test_credentials_are_shown_once_and_only_a_caseworker_issues_them_and_tokens_do_not_cross(client, officer, case,
+                                                                                              container):
     cw = officer("caseworker")
     a = case(cw)
     assert len(a["credentials"]["password"]) >= 16 and a["credentials"]["username"].startswith("p-")
@@ -32,10 +33,7 @@ def test_credentials_are_shown_once_and_only_a_caseworker_issues_them(client, of
     assert client.get("/v1/my/schedule", headers=a["headers"]).status_code == 200
     assert client.post(f"/v1/subjects/{a['subject']['id']}/credentials", headers=cw).status_code == 201
     assert client.get("/v1/my/schedule", headers=a["headers"]).status_code == 401
-
-
-def test_tokens_do_not_cross_between_officers_and_subjects(client, officer, case):
-    cw = officer("caseworker")
+    # Tokens do not cross between officers and subjects.
     a = case(cw)
     assert client.get(f"/v1/subjects/{a['subject']['id']}", headers=a["headers"]).status_code == 401
     assert client.get("/v1/alerts", headers=a["headers"]).status_code == 401

@@ -45,7 +45,8 @@ def test_a_contested_decision_creates_a_task_with_a_deadline_for_a_human(client,
     assert client.get("/v1/tasks", headers=cw).json()["items"] == []  # no longer open
 
 
-def test_a_representation_is_a_task_and_brings_the_review_forward(client, officer, case, clock):
+def test_a_representation_is_a_task_brings_the_review_forward_and_caps_attachments(client, officer, case, clock,
+                                                                                   rows):
     cw = officer("caseworker")
     a = case(cw)
     due_before = _at(a["order"]["next_review_due"])
@@ -60,11 +61,7 @@ def test_a_representation_is_a_task_and_brings_the_review_forward(client, office
     triggers = client.get(f"/v1/orders/{a['order']['id']}/review-triggers", headers=cw).json()
     assert [(t["trigger"], t["source_id"]) for t in triggers] == [("representation", rep["id"])]
     assert "representation received" in triggers[0]["reason"]
-
-
-def test_attachments_are_capped_in_size_and_type(client, officer, case, rows):
-    cw = officer("caseworker")
-    a = case(cw)
+    # Attachments are capped in size and type.
     before = rows("representations"), rows("case_tasks")
     for name, data in (("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(200)),
                        ("big.pdf", b"%PDF-" + bytes(MAX_ATTACHMENT_BYTES))):
