@@ -139,7 +139,10 @@ SUBJECT = {"full_name": "Jan Kowalski", "date_of_birth": "1990-05-01", "national
            "preferred_language": "pl", "time_zone": "Europe/London"}
 ORDER = {"legal_basis": "Immigration Act 2016, Schedule 10", "starts_at": "2027-01-01T00:00:00Z",
          "ends_at": "2027-12-31T00:00:00Z", "status": "active",
-         "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "absconded twice"}]}
+         "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "absconded twice"}],
+         "necessity": {"necessity": "absconded twice while on weekly reporting; removal directions pending",
+                       "proportionality": "curfew hours limited to nights; no exclusion zones beyond the airport",
+                       "vulnerability_and_health": "screened at enrolment: no vulnerability or health flags"}}
 
 
 @pytest.fixture

@@ -10,12 +10,15 @@ from custodes.adapters.views import router as adapters_router
 from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
+from custodes.checkins.reporting_views import router as reporting_router
 from custodes.checkins.views import router as checkins_router
 from custodes.console import mount as mount_console
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
 from custodes.review.views import router as review_router
 from custodes.runner import lifespan
+from custodes.subject_access.staff_views import router as subject_access_staff_router
+from custodes.subject_access.views import router as subject_access_router
 from custodes.subjects.views import router as subjects_router
 from custodes.telemetry.views import router as telemetry_router
 
@@ -31,6 +34,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(review_router)
     app.include_router(telemetry_router)
     app.include_router(adapters_router)
+    for router in (reporting_router, subject_access_router, subject_access_staff_router):
+        app.include_router(router)
     mount_console(app)  # the officers' console under `/` (pages; the API stays under /v1)
 
     @app.get("/healthz", tags=["health"])

@@ -55,7 +55,11 @@ def seed(container: Container) -> dict[str, str]:
                 starts_at=now - timedelta(days=30 * (i + 1)), ends_at=now + timedelta(days=365), status="active",
                 health_flags=["asthma"] if i == 1 else [],
                 less_intrusive_options=[{"option": "reporting in person weekly",
-                                         "reason_rejected": "two missed reporting events in the last quarter"}]))
+                                         "reason_rejected": "two missed reporting events in the last quarter"}],
+                necessity={"necessity": "two missed reporting events; removal directions are being set",
+                           "proportionality": "night curfew only; one exclusion zone; reviewed every 90 days",
+                           "vulnerability_and_health": "screened at enrolment" + (
+                               ": asthma, no bearing on the device" if i == 1 else ": nothing found")}))
             uow.session.flush()
             for spec in (
                 {"kind": "zone", "name": "home", "zone_type": "inclusion",

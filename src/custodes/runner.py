@@ -2,7 +2,7 @@
 in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-check-in sweep (draws prompts, raises missed ones), the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
+check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews, the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from custodes.devices.signing import H_SIGNATURE
 from custodes.errors import Forbidden
 from custodes.telemetry import service
 from custodes.telemetry.mqtt import connect, verify_message
+from custodes.orders.scheduled import review_overdue_tick
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class Runner:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
             # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
+            # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
+            self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
         if self.mqtt:
             from custodes.telemetry.mqtt import TelemetrySubscriber
 

@@ -6,6 +6,7 @@ exist for them (404, never 403, so existence does not leak).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select
@@ -21,6 +22,8 @@ def subject_visible(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause over `Subject` that keeps only what this actor may see."""
     if actor.kind == "system":
         return Subject.id.is_not(None)
+    if actor.kind == "subject":  # the monitored person sees their own case, and nothing else
+        return Subject.id == uuid.UUID(actor.id)
     if actor.agency_id is None:
         return Subject.id.is_(None)
     shared = select(SubjectShare.subject_id).where(SubjectShare.agency_id == actor.agency_id)
@@ -31,6 +34,8 @@ def subject_owned(actor: Actor) -> ColumnElement[bool]:
     """Changes to a case are for its owning agency only."""
     if actor.kind == "system":
         return Subject.id.is_not(None)
+    if actor.agency_id is None:  # the person themselves, devices: never change a case
+        return Subject.id.is_(None)
     return Subject.agency_id == actor.agency_id
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from custodes.db import Base, JSONType, UTCDateTime, new_id
 
 AlertStatus = Literal["open", "acknowledged", "resolved"]
-AlertCategory = Literal["breach", "device_fault", "integrity", "check_in"]
+AlertCategory = Literal["breach", "device_fault", "integrity", "check_in", "casework"]
 Severity = Literal["low", "medium", "high", "critical"]
 Outcome = Literal["breach_confirmed", "device_fault", "false_alarm", "explained"]
 

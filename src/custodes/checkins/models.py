@@ -7,10 +7,10 @@ the key that sealed them; none of the API shapes below carries them.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, time
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -118,6 +118,47 @@ class CheckInPrompt(Base):
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     failures_to_acquire: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # face: answered by the device's photo; in_person: the day's reporting requirement, answered
+    # by a wristband scan at a reporting centre (status "reported" once satisfied).
+    method: Mapped[str] = mapped_column(String(16), nullable=False, default="face", server_default="face")
+
+
+class InPersonArrangement(Base):
+    """A caseworker's decision that this person reports in person instead of by face (NIST SP
+    800-63B-4 asks for a non-biometric alternative): why, since when, until when."""
+
+    __tablename__ = "in_person_arrangements"
+    __audit_target__ = "in_person_arrangement"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False,
+                                                  index=True)
+    grounds: Mapped[str] = mapped_column(String(32), nullable=False)  # failure_to_acquire | injury | medical | other
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    window_start: Mapped[str] = mapped_column(String(5), nullable=False)  # local HH:MM
+    window_end: Mapped[str] = mapped_column(String(5), nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class InPersonReport(Base):
+    """A person seen at a reporting centre: their wristband scanned and a member of staff's confirmation."""
+
+    __tablename__ = "in_person_reports"
+    __audit_target__ = "in_person_report"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False,
+                                                  index=True)
+    prompt_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkin_prompts.id", ondelete="SET NULL"))
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), nullable=False)
+    centre: Mapped[str] = mapped_column(String(200), nullable=False)
+    confirmed_by: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class CheckInAttempt(Base):
@@ -187,6 +228,72 @@ class SubmissionRead(BaseModel):
     next_challenge: dict[str, Any] | None = None
 
 
+class InPersonCreate(BaseModel):
+    grounds: Literal["failure_to_acquire", "injury", "medical", "other"]
+    reason: str = Field(min_length=3, max_length=2000)
+    window_start: time = Field(default=time(9, 0), description="local time the reporting centre opens")
+    window_end: time = Field(default=time(17, 0), description="local time by which the person must report")
+
+    @field_validator("window_end")
+    @classmethod
+    def _after(cls, v: time, info: ValidationInfo) -> time:
+        start = info.data.get("window_start")
+        if start is not None and v <= start:
+            raise ValueError("the reporting window must end after it starts")
+        return v
+
+
+class InPersonEnd(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class InPersonRead(BaseModel):
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    grounds: str
+    reason: str
+    window_start: str
+    window_end: str
+    evidence: dict[str, Any]
+    starts_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    model_config = {"from_attributes": True}
+
+
+class ScanLookup(BaseModel):
+    barcode: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class ScanPerson(BaseModel):
+    """What staff see to confirm the person in front of them: no trail, no face, no health data."""
+
+    subject_id: uuid.UUID
+    full_name: str
+    date_of_birth: date
+    device_id: uuid.UUID
+    barcode: str
+    requirement_open: bool
+    requirement_deadline: datetime | None
+
+
+class ScanConfirm(ScanLookup):
+    subject_id: uuid.UUID = Field(description="the person the lookup showed, confirmed by staff")
+    centre: str = Field(min_length=2, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class InPersonReportRead(BaseModel):
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    prompt_id: uuid.UUID | None
+    device_id: uuid.UUID
+    centre: str
+    reported_at: datetime
+    note: str | None
+    model_config = {"from_attributes": True}
+
+
 class CheckInRead(BaseModel):
     id: uuid.UUID
     subject_id: uuid.UUID
@@ -199,4 +306,5 @@ class CheckInRead(BaseModel):
     decided_at: datetime | None
     attempts: int
     failures_to_acquire: int
+    method: str = "face"
     model_config = {"from_attributes": True}

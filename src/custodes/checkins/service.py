@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from custodes.alerts import service as alerts
 from custodes.biometrics.liveness import draw_challenge
+from custodes.checkins import in_person
 from custodes.checkins.models import (
     CheckInDay,
     CheckInPrompt,
@@ -74,6 +75,9 @@ def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random
     if found is None:
         return 0
     order, policy = found
+    arrangement = in_person.active_arrangement(uow=uow, subject_id=subject.id, at=at)
+    if arrangement is not None:  # reports in person instead: no face prompts, a daily requirement
+        return in_person.ensure_days(uow=uow, subject=subject, order=order, arrangement=arrangement, at=at)
     today = at.astimezone(policy.zone).date()
     made = 0
     for day in (today - timedelta(days=1), today):
@@ -115,6 +119,7 @@ def subject_of_device(*, uow: UnitOfWork, device_id: uuid.UUID, at: datetime) ->
 def open_prompt(*, uow: UnitOfWork, subject_id: uuid.UUID, at: datetime) -> CheckInPrompt | None:
     return uow.session.scalars(
         select(CheckInPrompt).where(CheckInPrompt.subject_id == subject_id, CheckInPrompt.status == "pending",
+                                    CheckInPrompt.method == "face",
                                     CheckInPrompt.opens_at <= at, CheckInPrompt.closes_at > at)).first()
 
 

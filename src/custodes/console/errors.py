@@ -59,7 +59,8 @@ def install(app: FastAPI) -> None:
         if not is_console(request):
             return await api_domain(request, exc)
         if isinstance(exc, web.SignInRequired):
-            url = web.sign_in_url(request)
+            # The monitored person's pages have a sign-in of their own.
+            url = exc.url(request) if hasattr(exc, "url") else web.sign_in_url(request)
             if web.is_htmx(request):
                 return Response(status_code=204, headers={"HX-Redirect": url})
             return RedirectResponse(url, status_code=303)

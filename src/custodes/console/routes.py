@@ -6,9 +6,9 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custodes.console import caseload, errors, subject, views, web
+from custodes.console import caseload, errors, my, reporting, subject, views, web
 
-ROUTERS = [views.router, caseload.router, subject.router]
+ROUTERS = [views.router, caseload.router, subject.router, my.router, reporting.router]
 
 
 class SecurityHeaders:

@@ -58,7 +58,9 @@ def _setup(client, clock):
     order = client.post(f"/v1/subjects/{subject['id']}/orders", json={
         "legal_basis": "Immigration Act 2016, Schedule 10", "starts_at": "2027-01-01T00:00:00Z",
         "ends_at": "2028-01-01T00:00:00Z", "status": "active",
-        "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "benchmark"}]}, headers=h).json()
+        "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "benchmark"}],
+        "necessity": {"necessity": "benchmark case", "proportionality": "benchmark case",
+                      "vulnerability_and_health": "benchmark case: none"}}, headers=h).json()
     client.post(f"/v1/orders/{order['id']}/conditions", json={"spec": POLICY}, headers=h)
     device = client.post("/v1/devices", json={"kind": "smartwatch", "serial": "BENCH-1", "barcode": "90000001"},
                          headers=h).json()

@@ -58,7 +58,10 @@ def _person(uow, name: str, since: datetime) -> uuid.UUID:
     uow.session.flush()
     o = orders.create(uow=uow, subject_id=s.id, data=OrderCreate(
         legal_basis="Immigration Act 2016, Schedule 10", starts_at=since, ends_at=since + timedelta(days=365),
-        status="active", less_intrusive_options=[{"option": "weekly reporting", "reason_rejected": "absconded"}]))
+        status="active", less_intrusive_options=[{"option": "weekly reporting", "reason_rejected": "absconded"}],
+        necessity={"necessity": "absconded twice while on weekly reporting",
+                   "proportionality": "night curfew and one exclusion zone only",
+                   "vulnerability_and_health": "screened at enrolment: nothing found"}))
     uow.session.flush()
     for spec in ({"kind": "zone", "name": "Home", "zone_type": "inclusion",
                   "circle": {"lat": HOME[0], "lon": HOME[1], "radius_m": 100}},

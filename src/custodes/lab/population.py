@@ -53,7 +53,10 @@ def enrol(container: Container, agency_id: uuid.UUID, *, home: tuple[float, floa
         uow.session.flush()
         o = orders.create(uow=uow, subject_id=s.id, data=OrderCreate(
             legal_basis="Immigration Act 2016, Schedule 10", starts_at=since, ends_at=until,
-            status="active", less_intrusive_options=[{"option": "reporting", "reason_rejected": "absconded"}]))
+            status="active", less_intrusive_options=[{"option": "reporting", "reason_rejected": "absconded"}],
+            necessity={"necessity": "synthetic population for benchmarks",
+                       "proportionality": "synthetic population for benchmarks",
+                       "vulnerability_and_health": "synthetic population: none recorded"}))
         uow.session.flush()
         specs: list[dict] = [{"kind": "zone", "name": "home", "zone_type": "inclusion",
                               "circle": {"lat": home[0], "lon": home[1], "radius_m": home_radius_m}}]

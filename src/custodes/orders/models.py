@@ -48,9 +48,78 @@ class Condition(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class NecessityRecord(Base):
+    """Why monitoring this person is necessary and proportionate, written before activation.
+
+    A new record supersedes the last (the latest one counts); the history stays for the DPIA."""
+
+    __tablename__ = "necessity_records"
+    __audit_target__ = "necessity_record"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), nullable=False,
+                                                index=True)
+    necessity: Mapped[str] = mapped_column(Text, nullable=False)
+    proportionality: Mapped[str] = mapped_column(Text, nullable=False)
+    vulnerability_and_health: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class ReviewTrigger(Base):
+    """Something that brought a review forward (medical evidence, a representation), with its reason."""
+
+    __tablename__ = "review_triggers"
+    __audit_target__ = "review_trigger"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), nullable=False,
+                                                index=True)
+    trigger: Mapped[str] = mapped_column(String(32), nullable=False)  # medical_evidence | representation
+    source_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    previous_due: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    new_due: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class AlternativeConsidered(BaseModel):
     option: str = Field(min_length=3, max_length=500)
     reason_rejected: str = Field(min_length=3, max_length=2000)
+
+
+class NecessityCreate(BaseModel):
+    necessity: str = Field(min_length=10, max_length=5000, description="why monitoring is necessary for this person")
+    proportionality: str = Field(min_length=10, max_length=5000,
+                                 description="why its intrusion is proportionate to that need")
+    vulnerability_and_health: str = Field(
+        min_length=10, max_length=5000,
+        description="how the vulnerability and health flags were assessed and weighed (also when there are none)")
+
+
+class NecessityRead(NecessityCreate):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    recorded_at: datetime
+    recorded_by: uuid.UUID | None
+    model_config = {"from_attributes": True}
+
+
+class EarlyReviewCreate(BaseModel):
+    trigger: Literal["medical_evidence", "representation"]
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ReviewTriggerRead(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    trigger: str
+    source_id: uuid.UUID | None
+    reason: str
+    previous_due: datetime
+    new_due: datetime
+    at: datetime
+    model_config = {"from_attributes": True}
 
 
 class OrderCreate(BaseModel):
@@ -62,6 +131,8 @@ class OrderCreate(BaseModel):
     less_intrusive_options: list[AlternativeConsidered] = Field(
         min_length=1, description="the less intrusive options considered and why each was rejected")
     status: OrderStatus = "draft"
+    necessity: NecessityCreate | None = Field(
+        default=None, description="required before the order may be active (necessity and proportionality)")
 
     @field_validator("ends_at")
     @classmethod

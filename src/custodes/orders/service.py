@@ -10,6 +10,7 @@ from sqlalchemy import select
 from custodes.access.scope import load_through_subject
 from custodes.audit.models import AuditAction
 from custodes.errors import Invalid, NotFound
+from custodes.orders import necessity
 from custodes.orders.models import (
     REVIEW_EVERY_DAYS,
     Condition,
@@ -39,9 +40,13 @@ def create(*, uow: UnitOfWork, subject_id: uuid.UUID, data: OrderCreate) -> Orde
     order = Order(id=uuid.uuid4(), subject_id=subject.id, created_at=uow.clock.now(),
                   review_every_days=REVIEW_EVERY_DAYS,
                   next_review_due=data.starts_at + timedelta(days=REVIEW_EVERY_DAYS),
-                  **data.model_dump(mode="json", exclude={"starts_at", "ends_at"}),
+                  **data.model_dump(mode="json", exclude={"starts_at", "ends_at", "necessity"}),
                   starts_at=data.starts_at, ends_at=data.ends_at)
     uow.session.add(order)
+    if data.necessity is not None:
+        necessity.record(uow=uow, order=order, data=data.necessity)
+    if order.status == "active":
+        necessity.require_for_activation(uow=uow, order=order)
     return order
 
 
@@ -56,6 +61,7 @@ def list_for_subject(*, uow: UnitOfWork, subject_id: uuid.UUID, limit: int, offs
 
 def update(*, uow: UnitOfWork, order_id: uuid.UUID, data: OrderUpdate) -> Order:
     order = load(uow=uow, order_id=order_id, for_change=True)
+    was_active = order.status == "active"
     changes = data.model_dump(mode="json", exclude_unset=True, exclude={"reviewed", "ends_at"})
     for key, value in changes.items():
         if value is None:
@@ -67,6 +73,8 @@ def update(*, uow: UnitOfWork, order_id: uuid.UUID, data: OrderUpdate) -> Order:
         order.ends_at = data.ends_at
     if data.reviewed:
         order.next_review_due = uow.clock.now() + timedelta(days=order.review_every_days)
+    if order.status == "active" and not was_active:
+        necessity.require_for_activation(uow=uow, order=order)
     return order
 
 

@@ -8,13 +8,17 @@ from fastapi import APIRouter
 
 from custodes.access.actor import Role
 from custodes.access.deps import Paging, Uow, requires
-from custodes.orders import service
+from custodes.orders import necessity, service
 from custodes.orders.models import (
     ConditionCreate,
     ConditionRead,
+    EarlyReviewCreate,
+    NecessityCreate,
+    NecessityRead,
     OrderCreate,
     OrderRead,
     OrderUpdate,
+    ReviewTriggerRead,
 )
 from custodes.pagination import Page
 
@@ -51,6 +55,39 @@ def update_order(order_id: uuid.UUID, data: OrderUpdate, uow: Uow) -> OrderRead:
     order = service.update(uow=uow, order_id=order_id, data=data)
     uow.commit()
     return OrderRead.model_validate(order)
+
+
+@router.put("/orders/{order_id}/necessity", response_model=NecessityRead, dependencies=[requires(*WRITERS)])
+def record_necessity(order_id: uuid.UUID, data: NecessityCreate, uow: Uow) -> NecessityRead:
+    """Record (or supersede) the necessity and proportionality assessment; needed before activation."""
+    row = necessity.record(uow=uow, order=service.load(uow=uow, order_id=order_id, for_change=True), data=data)
+    uow.commit()
+    return NecessityRead.model_validate(row)
+
+
+@router.get("/orders/{order_id}/necessity", response_model=list[NecessityRead], dependencies=[requires(*READERS)])
+def necessity_history(order_id: uuid.UUID, uow: Uow) -> list[NecessityRead]:
+    order = service.get(uow=uow, order_id=order_id)
+    rows = [NecessityRead.model_validate(r) for r in necessity.history(uow=uow, order_id=order.id)]
+    uow.commit()
+    return rows
+
+
+@router.post("/orders/{order_id}/early-review", response_model=ReviewTriggerRead, status_code=201,
+             dependencies=[requires(*WRITERS)])
+def early_review(order_id: uuid.UUID, data: EarlyReviewCreate, uow: Uow) -> ReviewTriggerRead:
+    """Medical evidence or a representation received: bring the next review forward, with the reason."""
+    order = service.load(uow=uow, order_id=order_id, for_change=True)
+    row = necessity.bring_review_forward(uow=uow, order=order, trigger=data.trigger, reason=data.reason)
+    uow.commit()
+    return ReviewTriggerRead.model_validate(row)
+
+
+@router.get("/orders/{order_id}/review-triggers", response_model=list[ReviewTriggerRead],
+            dependencies=[requires(*READERS)])
+def review_triggers(order_id: uuid.UUID, uow: Uow) -> list[ReviewTriggerRead]:
+    order = service.load(uow=uow, order_id=order_id)
+    return [ReviewTriggerRead.model_validate(r) for r in necessity.triggers(uow=uow, order_id=order.id)]
 
 
 @router.post("/orders/{order_id}/conditions", response_model=ConditionRead, status_code=201,

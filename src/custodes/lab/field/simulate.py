@@ -41,7 +41,10 @@ def setup(platform: Platform, devices_out: list[SimDevice], plans, start: dateti
         order = platform.must("POST", f"/v1/subjects/{subject['id']}/orders", json={
             "legal_basis": "Immigration Act 2016, Schedule 10 (field simulation)",
             "starts_at": (start - timedelta(days=1)).isoformat(), "ends_at": (start + timedelta(hours=hours, days=30)).isoformat(),
-            "status": "active", "less_intrusive_options": [{"option": "reporting", "reason_rejected": "simulation"}]})
+            "status": "active", "less_intrusive_options": [{"option": "reporting", "reason_rejected": "simulation"}],
+            "necessity": {"necessity": "field simulation of a monitored population",
+                          "proportionality": "night curfew at home and one exclusion zone only",
+                          "vulnerability_and_health": "simulated person: none recorded"}})
         local_day = start.astimezone(planning.ZoneInfo(p.tz)).date() - timedelta(days=1)
         specs = [
             {"kind": "zone", "name": "home", "zone_type": "inclusion",
