@@ -11,6 +11,7 @@ from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
 from custodes.checkins.views import router as checkins_router
 from custodes.devices.views import router as devices_router
+from custodes.grants.views import router as grants_router
 from custodes.orders.views import router as orders_router
 from custodes.review.views import router as review_router
 from custodes.runner import lifespan
@@ -28,6 +29,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(checkins_router)
     app.include_router(review_router)
     app.include_router(telemetry_router)
+    app.include_router(grants_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

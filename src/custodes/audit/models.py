@@ -24,6 +24,7 @@ class AuditAction(enum.StrEnum):
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
     DECIDE = "decide"
+    REFUSE = "refuse"  # an access the rules did not allow, recorded in its own transaction
 
 
 class AuditEntry(Base):
