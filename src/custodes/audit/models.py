@@ -56,6 +56,22 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+class AuditCheckpoint(Base):
+    """Entries up to `seq` were pruned by retention; the chain continues from `hash`.
+
+    `signature` is an HMAC under the audit key over (seq, hash, pruned_before, made_at), so someone
+    holding only the database cannot move a checkpoint forward to hide the entries after it."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    pruned_before: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    signature: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
 class AuditEntryRead(BaseModel):
     seq: int
     at: datetime

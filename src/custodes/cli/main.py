@@ -15,7 +15,9 @@ from custodes.lab.checkin_bench import bench_checkin
 from custodes.lab.commands import bench_ingest_command
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
+from custodes.lab.retention_bench import bench_retention
 from custodes.lab.rules_bench import bench_rules
+from custodes.retention.commands import retention_app
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -33,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 # Each domain keeps its command bodies in its own module; only the registration lives here.
 app.add_typer(pad_app, name="pad")
 app.add_typer(checkins_app, name="checkins")
+app.add_typer(retention_app, name="retention")
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
@@ -40,6 +43,7 @@ bench_app.command("ingest")(bench_ingest_command)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
 bench_app.command("liveness")(bench_liveness_command)
+bench_app.command("retention")(bench_retention)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 
