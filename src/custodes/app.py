@@ -13,6 +13,7 @@ from custodes.checkins.views import router as checkins_router
 from custodes.devices.views import router as devices_router
 from custodes.grants.views import router as grants_router
 from custodes.orders.views import router as orders_router
+from custodes.reports.views import router as reports_router
 from custodes.retention.views import router as retention_router
 from custodes.review.views import router as review_router
 from custodes.runner import lifespan
@@ -32,6 +33,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(grants_router)
     app.include_router(retention_router)
+    app.include_router(reports_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
 from custodes.lab.retention_bench import bench_retention
 from custodes.lab.rules_bench import bench_rules
+from custodes.reports.commands import dpia_command, fairness_command, report_app
 from custodes.retention.commands import retention_app
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
@@ -36,6 +37,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(pad_app, name="pad")
 app.add_typer(checkins_app, name="checkins")
 app.add_typer(retention_app, name="retention")
+app.add_typer(report_app, name="report")
+report_app.command("fairness")(fairness_command)
+report_app.command("dpia")(dpia_command)
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)

@@ -8,6 +8,7 @@ from custodes.devices import models as _devices  # noqa: F401
 from custodes.grants import models as _grants  # noqa: F401
 from custodes.orders import models as _orders  # noqa: F401
 from custodes.outbox import models as _outbox  # noqa: F401
+from custodes.reports import models as _reports  # noqa: F401
 from custodes.retention import models as _retention  # noqa: F401
 from custodes.review import models as _review  # noqa: F401
 from custodes.subjects import models as _subjects  # noqa: F401

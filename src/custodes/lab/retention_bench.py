@@ -216,7 +216,8 @@ def run(*, pg_url: str, years: float, per_segment: int, devices: int, baseline_s
         p99_base, p99_during = _p(base, 99), _p(during, 99)
         longest = max(batch_times) if batch_times else 0.0
         out = {
-            "database": "postgresql", "years": years, "fixes": fixes, "segments": rows, "fixes_per_segment": per_segment,
+            "database": "postgresql", "years": years, "fixes": fixes, "segments": rows,
+            "fixes_per_segment": per_segment,
             "trail_table_bytes_before": size, "bulk_insert_s": round(insert_s, 1),
             "deleted_fixes": deleted, "segments_left": left, "receipt": str(receipt),
             "delete_s": round(delete_s, 2), "delete_batch_rows": batch_size, "delete_transactions": len(batch_times),
@@ -226,7 +227,8 @@ def run(*, pg_url: str, years: float, per_segment: int, devices: int, baseline_s
             "ingest_uploads_baseline": len(base), "ingest_uploads_during_delete": len(during),
             "ingest_p50_ms_baseline": _p(base, 50), "ingest_p99_ms_baseline": p99_base,
             "ingest_p50_ms_during_delete": _p(during, 50), "ingest_p99_ms_during_delete": p99_during,
-            "pipeline_turn_p99_ms_baseline": _p(pipe_base, 99), "pipeline_turn_p99_ms_during_delete": _p(pipe_during, 99),
+            "pipeline_turn_p99_ms_baseline": _p(pipe_base, 99),
+            "pipeline_turn_p99_ms_during_delete": _p(pipe_during, 99),
             "pipeline_turns_during_delete": len(pipe_during), "ingest_errors": load.errors[:5],
             "target_longest_delete_transaction_under_1s": longest < 1.0,
             "target_ingest_p99_at_most_twice_baseline": (p99_base is not None and p99_during is not None

@@ -34,7 +34,8 @@ class Due:
 
 def place_hold(*, uow: UnitOfWork, subject_id: uuid.UUID, data: HoldCreate) -> LegalHold:
     subject = subjects.load(uow=uow, subject_id=subject_id, for_change=True)
-    hold = LegalHold(id=uuid.uuid4(), subject_id=subject.id, data_class=str(data.data_class) if data.data_class else None,
+    hold = LegalHold(id=uuid.uuid4(), subject_id=subject.id,
+                     data_class=str(data.data_class) if data.data_class else None,
                      reason=data.reason, placed_by=uuid.UUID(uow.actor.id) if uow.actor.id else None,
                      placed_at=uow.clock.now())
     uow.session.add(hold)

@@ -94,7 +94,8 @@ def subject_trail(
         if uow.session.scalar(select(Subject.id).where(Subject.id == subject_id, subject_visible(uow.actor))) is None:
             raise NotFound(f"subject {subject_id} not found")
     points = trail.read(uow.session, subject_id, from_, to)
-    uow.record_read("trail", subject_id, purpose=str(purpose), detail={**audit, "points": len(points), "format": format})
+    uow.record_read("trail", subject_id, purpose=str(purpose),
+                    detail={**audit, "points": len(points), "format": format})
     uow.commit()
     if format == "csv":
         return StreamingResponse(trail.as_csv_lines(points), media_type="text/csv",
