@@ -43,16 +43,16 @@ def test_old_entries_are_pruned_below_a_signed_checkpoint_and_the_chain_still_ve
         assert summary.deleted["audit_log"] == 7
         items, walked = _verify(c)
         assert all(isinstance(i, int) for i in items) and items[0] == 8 and walked == len(items)
+        # Entries above the checkpoint stay append-only in the database itself.
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with c.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM audit_entries WHERE seq = 9"))
         with c.uow(Actor.system("test")) as uow:
             assert uow.session.scalars(select(AuditEntry.seq).where(AuditEntry.seq <= 7)).all() == []
             cps = uow.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
             assert [cp.seq for cp in cps] == [2, 4, 6, 7]
             receipt = uow.session.scalars(select(DeletionReceipt)).one()
             assert (receipt.data_class, receipt.subject_id, receipt.records) == ("audit_log", None, 7)
-            # Entries above the checkpoint stay append-only in the database itself.
-            with pytest.raises(sa.exc.DatabaseError):
-                with c.engine.begin() as conn:
-                    conn.execute(sa.text("DELETE FROM audit_entries WHERE seq = 9"))
             # Moving the checkpoint forward (to hide entry 8) breaks verification without the key.
             eight = uow.session.get(AuditEntry, 8)
             uow.session.add(AuditCheckpoint(seq=8, hash=eight.hash, pruned_before=cps[-1].pruned_before,

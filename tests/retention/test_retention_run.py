@@ -13,7 +13,9 @@ from custodes.audit.models import AuditEntry
 from custodes.orders import service as orders
 from custodes.orders.models import Order, OrderUpdate
 from custodes.lab.population import caseworker
+from custodes.lab.retention_bench import bulk_trail
 from custodes.retention import scheduled
+from custodes.retention.policy import SIX_YEARS
 from custodes.retention.models import DeletionReceipt, LegalHold
 
 from .conftest import HELD, held
@@ -96,3 +98,16 @@ def test_lifting_a_hold_lets_the_next_run_delete(container, agencies, person_end
         uow.commit()
     scheduled.run(container)
     assert held(container, p.subject_id) == NOTHING
+
+
+def test_nothing_outlives_six_years_even_while_the_order_runs(container, clock, person_ending):
+    p = person_ending(-30)  # live order
+    old_start = clock.now() - SIX_YEARS - timedelta(days=2)
+    bulk_trail(container, p.subject_id, p.device_id, start=old_start, fixes=2 * 1440, per_segment=60)
+    assert held(container, p.subject_id)["trail_fixes"] == HELD["trail_fixes"] + 2 * 1440
+    summary = scheduled.run(container)
+    assert summary.deleted == {"trail": 2 * 1440}
+    assert held(container, p.subject_id) == EVERYTHING  # the recent trail and everything else stay
+    with container.uow(Actor.system("test")) as uow:
+        receipt = uow.session.scalars(select(DeletionReceipt)).one()
+    assert (receipt.data_class, receipt.records, receipt.policy) == ("trail", 2 * 1440, "record age > six years")

@@ -47,13 +47,24 @@ def _template(subject_id):
     return and_(FaceEnrolment.subject_id == subject_id, FaceEnrolment.template_sealed.is_not(None))
 
 
-def count(session: Session, data_class: DataClass, subject_id: uuid.UUID) -> int:
+def _trail(subject_id, before: datetime | None):
+    where = TrailSegment.subject_id == subject_id
+    # With `before`, only whole segments older than it: the six-year ceiling on a live order.
+    return and_(where, TrailSegment.t_end < before) if before is not None else where
+
+
+def _batches(session: Session, subject_id, before: datetime | None):
+    where = _batches_of(session, subject_id)
+    return and_(where, TelemetryBatch.received_at < before) if before is not None else where
+
+
+def count(session: Session, data_class: DataClass, subject_id: uuid.UUID, before: datetime | None = None) -> int:
     s = session
     match data_class:
         case DataClass.TRAIL:
-            q = select(func.coalesce(func.sum(TrailSegment.n), 0)).where(TrailSegment.subject_id == subject_id)
+            q = select(func.coalesce(func.sum(TrailSegment.n), 0)).where(_trail(subject_id, before))
         case DataClass.TELEMETRY_BATCHES:
-            q = select(func.count()).select_from(TelemetryBatch).where(_batches_of(s, subject_id))
+            q = select(func.count()).select_from(TelemetryBatch).where(_batches(s, subject_id, before))
         case DataClass.CHECKIN_PHOTOS:
             q = select(func.count()).select_from(FacePhoto).where(_probe(subject_id))
         case DataClass.FACE_TEMPLATES:
@@ -95,13 +106,13 @@ def _wipe_templates(session: Session, subject_id, limit: int, now: datetime) -> 
 
 
 def delete_batch(session: Session, data_class: DataClass, subject_id: uuid.UUID, *, limit: int,
-                 now: datetime) -> int:
+                 now: datetime, before: datetime | None = None) -> int:
     """Remove up to `limit` rows of this class for this subject; the number of records removed."""
     deleters: dict[DataClass, Callable[[], int]] = {
-        DataClass.TRAIL: lambda: _delete_ids(session, TrailSegment, TrailSegment.subject_id == subject_id, limit,
+        DataClass.TRAIL: lambda: _delete_ids(session, TrailSegment, _trail(subject_id, before), limit,
                                              weight=TrailSegment.n),
         DataClass.TELEMETRY_BATCHES: lambda: _delete_ids(session, TelemetryBatch,
-                                                         _batches_of(session, subject_id), limit),
+                                                         _batches(session, subject_id, before), limit),
         DataClass.CHECKIN_PHOTOS: lambda: _wipe_photos(session, _probe(subject_id), limit, now),
         DataClass.FACE_TEMPLATES: lambda: _wipe_templates(session, subject_id, limit, now),
         DataClass.ALERTS: lambda: _delete_ids(session, Alert, Alert.subject_id == subject_id, limit),

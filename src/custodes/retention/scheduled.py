@@ -90,12 +90,14 @@ def delete_class(container: Container, item: Due, *, policy: RetentionPolicy, ru
             if item.data_class is DataClass.AUDIT_LOG:
                 n = prune_batch(uow.session, container.audit_key, item.due_at, limit=batch_size, now=now)
             else:
-                n = deletion.delete_batch(uow.session, item.data_class, item.subject_id, limit=batch_size, now=now)
+                n = deletion.delete_batch(uow.session, item.data_class, item.subject_id, limit=batch_size, now=now,
+                                          before=item.before)
             receipt = uow.session.get(DeletionReceipt, receipt_id)
             if receipt is None:
                 receipt = DeletionReceipt(id=receipt_id, run_id=run_id, data_class=str(item.data_class),
                                           subject_id=item.subject_id, records=0,
-                                          policy=policy.describe(item.data_class), due_at=item.due_at,
+                                          policy=policy.describe(item.data_class) if item.before is None
+                                          else "record age > six years", due_at=item.due_at,
                                           started_at=now)
                 uow.session.add(receipt)
             receipt.records += n

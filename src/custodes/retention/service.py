@@ -17,7 +17,10 @@ from custodes.errors import Conflict, NotFound
 from custodes.retention import deletion
 from custodes.retention.basis import basis_ends
 from custodes.retention.models import DeletionReceipt, HoldCreate, HoldLift, LegalHold
-from custodes.retention.policy import SUBJECT_CLASSES, DataClass, RetentionPolicy
+from custodes.retention.policy import SIX_YEARS, SUBJECT_CLASSES, DataClass, RetentionPolicy
+
+# Classes kept by the record's own time, so that none outlives six years even while an order runs.
+AGED = (DataClass.TELEMETRY_BATCHES, DataClass.TRAIL)
 from custodes.subjects import service as subjects
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
@@ -30,6 +33,7 @@ class Due:
     due_at: datetime
     records: int
     held_by: list[uuid.UUID] = field(default_factory=list)
+    before: datetime | None = None  # only records older than this (the six-year ceiling on a live basis)
 
 
 def place_hold(*, uow: UnitOfWork, subject_id: uuid.UUID, data: HoldCreate) -> LegalHold:
@@ -74,7 +78,16 @@ def plan(session: Session, policy: RetentionPolicy, now: datetime) -> list[Due]:
     subject record, since deleting the record would take the held data with it."""
     holds = active_holds(session)
     items: list[Due] = []
+    ceiling = now - SIX_YEARS
     for subject_id, ended in sorted(basis_ends(session, now).items(), key=lambda kv: str(kv[0])):
+        mine = holds.get(subject_id, [])
+        for dc in AGED:
+            if ended is not None and policy.due_at(dc, ended) <= now:
+                continue  # the whole class is due below
+            records = deletion.count(session, dc, subject_id, before=ceiling)
+            if records:
+                items.append(Due(dc, subject_id, ceiling, records,
+                                 [h.id for h in mine if h.data_class in (None, str(dc))], before=ceiling))
         if ended is None:
             continue
         for dc in SUBJECT_CLASSES:
