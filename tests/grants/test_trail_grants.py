@@ -132,6 +132,9 @@ def test_only_a_caseworker_of_the_owning_agency_decides_and_only_once(client, en
     assert client.get(f"/v1/trail-grants/{grant}", headers=officer("caseworker", "other_office")).status_code == 404
     owner = officer("caseworker")
     assert [g["id"] for g in client.get("/v1/trail-grants", headers=owner).json()] == [grant]
+    assert [g["id"] for g in client.get("/v1/trail-grants", headers=pc).json()] == [grant]
+    assert client.get("/v1/trail-grants", headers=police()()).json() == []  # another officer's request
+    assert client.get("/v1/trail-grants", headers=officer("caseworker", "other_office")).json() == []
     assert _decide(client, owner, grant, approve=False).status_code == 200
     assert _decide(client, owner, grant).status_code == 409
 

@@ -22,6 +22,8 @@ def test_only_the_owning_agency_places_and_lifts_a_hold_and_both_are_audited(cli
     r = client.post(path, json=body, headers=owner)
     assert r.status_code == 201 and r.json()["data_class"] == "trail"
     hold_id = r.json()["id"]
+    assert client.get(path, headers=other).status_code == 404
+    assert [h["id"] for h in client.get(path, headers=owner).json()] == [hold_id]
     due = client.get("/v1/retention/due", headers=officer("auditor")).json()
     trail = [d for d in due if d["data_class"] == "trail"]
     assert trail[0]["held_by"] == [hold_id] and trail[0]["records"] == 20
