@@ -12,10 +12,9 @@ from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
-from custodes.lab.commands import bench_ingest_command
+from custodes.lab.commands import bench_ingest_command, bench_retention
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
-from custodes.lab.retention_bench import bench_retention
 from custodes.lab.rules_bench import bench_rules
 from custodes.reports.commands import dpia_command, fairness_command, report_app
 from custodes.retention.commands import retention_app
