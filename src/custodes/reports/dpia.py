@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from custodes.alerts.models import Alert
+from custodes.alerts.models import BREACH_CONFIRMED, Alert
 from custodes.audit.models import AuditEntry
 from custodes.checkins.models import CheckInPrompt
 from custodes.devices.models import Assignment, Device
@@ -119,7 +119,7 @@ def proportionality(session: Session, now: datetime) -> dict[str, Any]:
     for a in alerts:
         m = a.raised_at.strftime("%Y-%m")
         months[m]["alerts"] += 1
-        months[m]["breaches_confirmed"] += a.outcome == "breach_confirmed"
+        months[m]["breaches_confirmed"] += a.outcome == BREACH_CONFIRMED
         months[m]["lost_contact"] += a.kind == "device_silent"
     return {
         "alerts": len(alerts), "monitored_subject_days": round(subject_days, 1),
