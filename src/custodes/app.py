@@ -14,7 +14,10 @@ from custodes.checkins.reporting_views import router as reporting_router
 from custodes.checkins.views import router as checkins_router
 from custodes.console import mount as mount_console
 from custodes.devices.views import router as devices_router
+from custodes.grants.views import router as grants_router
 from custodes.orders.views import router as orders_router
+from custodes.reports.views import router as reports_router
+from custodes.retention.views import router as retention_router
 from custodes.review.views import router as review_router
 from custodes.runner import lifespan
 from custodes.subject_access.staff_views import router as subject_access_staff_router
@@ -37,6 +40,9 @@ def create_app(container: Container | None = None) -> FastAPI:
     for router in (reporting_router, subject_access_router, subject_access_staff_router):
         app.include_router(router)
     mount_console(app)  # the officers' console under `/` (pages; the API stays under /v1)
+    app.include_router(grants_router)
+    app.include_router(retention_router)
+    app.include_router(reports_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str | float]:

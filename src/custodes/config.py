@@ -16,6 +16,29 @@ def data_root() -> Path:
     return Path(os.environ.get("CUSTODES_DATA", _repo_root().parent / "shared" / "data")).resolve()
 
 
+# Retention: days of grace after the legal basis ends (order end or revocation), per data class.
+# Override one with CUSTODES_RETENTION_<CLASS>_DAYS; `retention/policy.py` refuses more than six years.
+RETENTION_GRACE_DAYS: dict[str, int] = {
+    "telemetry_batches": 30,   # raw uploads: evidence for a contested alert, then redundant with the trail
+    "trail": 90,               # the period in which a representation or appeal is usually made
+    "checkin_photos": 30,
+    "face_templates": 0,       # nothing is verified once the order has ended
+    "alerts": 365,
+    "reviews": 365,
+    "subject_record": 730,     # the case file: last, so that everything else goes first
+    "audit_log": 2190,         # by each entry's own age (six years), not per subject: see docs/retention.md
+}
+
+
+def _retention_from_env() -> dict[str, int]:
+    out = dict(RETENTION_GRACE_DAYS)
+    for name in out:
+        raw = os.environ.get(f"CUSTODES_RETENTION_{name.upper()}_DAYS")
+        if raw is not None:
+            out[name] = int(raw)
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -29,6 +52,7 @@ class Settings:
     # ({z}/{x}/{y} template); without one, zones and trails draw on a plain background.
     console_time_zone: str = "Europe/London"
     map_tile_url: str = ""
+    retention_grace_days: dict[str, int] = field(default_factory=lambda: dict(RETENTION_GRACE_DAYS))
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -47,4 +71,5 @@ class Settings:
             mqtt_port=int(os.environ.get("CUSTODES_MQTT_PORT", "1883")),
             console_time_zone=os.environ.get("CUSTODES_CONSOLE_TIME_ZONE", "Europe/London"),
             map_tile_url=os.environ.get("CUSTODES_MAP_TILE_URL", ""),
+            retention_grace_days=_retention_from_env(),
         )

@@ -36,13 +36,13 @@ def test_geojson_and_csv_keep_accuracy_and_each_read_is_audited(client, clock, c
     t0 = _load(client, clock, container, person)
     headers = officer("caseworker")
     path = f"/v1/subjects/{person.subject_id}/trail"
-    r = client.get(path, params=_params(t0, clock, purpose="curfew review REF-1"), headers=headers)
+    r = client.get(path, params=_params(t0, clock, purpose="case_management", purpose_detail="curfew review REF-1"), headers=headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
     feats = r.json()["features"]
     assert len(feats) == 20
     assert [f["properties"]["accuracy_m"] for f in feats] == [3.0 + i for i in range(20)]
     assert feats[1]["geometry"]["coordinates"] == [HOME[1], HOME[0] + 1e-5]
-    r = client.get(path, params=_params(t0, clock, purpose="court bundle REF-2", format="csv"), headers=headers)
+    r = client.get(path, params=_params(t0, clock, purpose="court_proceedings", purpose_detail="court bundle REF-2", format="csv"), headers=headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(r.text)))
     assert len(table) == 20 and table[0]["source"] == "cell" and float(table[5]["accuracy_m"]) == 8.0
@@ -50,7 +50,8 @@ def test_geojson_and_csv_keep_accuracy_and_each_read_is_audited(client, clock, c
         reads = uow.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "trail")
                                     .order_by(AuditEntry.seq)).all()
     assert [(e.action, e.purpose, e.target_id) for e in reads] == [
-        ("read", "curfew review REF-1", str(person.subject_id)), ("read", "court bundle REF-2", str(person.subject_id))]
+        ("read", "case_management", str(person.subject_id)), ("read", "court_proceedings", str(person.subject_id))]
+    assert reads[1].detail["purpose_detail"] == "court bundle REF-2" and reads[1].detail["role"] == "caseworker"
     assert reads[0].detail["points"] == 20
 
 
@@ -59,9 +60,9 @@ def test_purpose_is_required_and_other_agencies_see_nothing(client, clock, conta
     path = f"/v1/subjects/{person.subject_id}/trail"
     r = client.get(path, params=_params(t0, clock), headers=officer("caseworker"))
     assert r.status_code == 422 and "purpose" in r.json()["detail"]
-    r = client.get(path, params=_params(t0, clock, purpose="curiosity"), headers=officer("caseworker", "other_office"))
+    r = client.get(path, params=_params(t0, clock, purpose="case_management", purpose_detail="curiosity"), headers=officer("caseworker", "other_office"))
     assert r.status_code == 404
-    r = client.get(path, params=_params(t0, clock, purpose="audit sample"), headers=officer("auditor"))
+    r = client.get(path, params=_params(t0, clock, purpose="case_management", purpose_detail="audit sample"), headers=officer("auditor"))
     assert r.status_code == 403
     assert not [e for e in _trail_reads(container)]
 

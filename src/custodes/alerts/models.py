@@ -16,6 +16,7 @@ AlertStatus = Literal["open", "acknowledged", "resolved"]
 AlertCategory = Literal["breach", "device_fault", "integrity", "check_in", "casework"]
 Severity = Literal["low", "medium", "high", "critical"]
 Outcome = Literal["breach_confirmed", "device_fault", "false_alarm", "explained"]
+BREACH_CONFIRMED = "breach_confirmed"  # the adverse outcome, named once so that readers (reports) need no literal
 
 
 class Alert(Base):

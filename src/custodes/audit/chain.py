@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from custodes.audit.models import AuditEntry, AuditHead
+from custodes.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 
@@ -90,10 +90,28 @@ class ChainFault:
     reason: str
 
 
+def checkpoint_signature(key: bytes, seq: int, hash_: str, pruned_before: datetime, made_at: datetime) -> str:
+    body = f"checkpoint\n{seq}\n{hash_}\n{pruned_before.astimezone(UTC).isoformat()}\n" \
+           f"{made_at.astimezone(UTC).isoformat()}"
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+
+
 def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | ChainFault]:
-    """Yield each verified seq; yield a ChainFault at the first bad entry and stop."""
+    """Yield each verified seq; yield a ChainFault at the first bad entry and stop. The chain starts
+    at genesis, or after the latest signed retention checkpoint (entries below it were pruned)."""
     expected_seq, prev = 1, GENESIS
-    last_seen = 0
+    cp = latest_checkpoint(session)
+    if cp is not None:
+        if not hmac.compare_digest(cp.signature, checkpoint_signature(key, cp.seq, cp.hash, cp.pruned_before,
+                                                                      cp.made_at)):
+            yield ChainFault(cp.seq, "retention checkpoint signature does not match (checkpoint was altered)")
+            return
+        expected_seq, prev = cp.seq + 1, cp.hash
+    last_seen = expected_seq - 1
     while True:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.seq >= last_seen + 1).order_by(AuditEntry.seq).limit(batch)
@@ -121,5 +139,7 @@ def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | Ch
 
 
 def count(session: Session) -> int:
+    """How many entries verification walks: those after the latest retention checkpoint."""
     head = session.get(AuditHead, 1)
-    return head.seq if head else 0
+    cp = latest_checkpoint(session)
+    return (head.seq if head else 0) - (cp.seq if cp else 0)

@@ -24,6 +24,7 @@ class AuditAction(enum.StrEnum):
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
     DECIDE = "decide"
+    REFUSE = "refuse"  # an access the rules did not allow, recorded in its own transaction
 
 
 class AuditEntry(Base):
@@ -53,6 +54,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditCheckpoint(Base):
+    """Entries up to `seq` were pruned by retention; the chain continues from `hash`.
+
+    `signature` is an HMAC under the audit key over (seq, hash, pruned_before, made_at), so someone
+    holding only the database cannot move a checkpoint forward to hide the entries after it."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    pruned_before: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    signature: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class AuditEntryRead(BaseModel):

@@ -12,10 +12,12 @@ from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
-from custodes.lab.commands import bench_ingest_command, simulate_command
+from custodes.lab.commands import bench_ingest_command, bench_retention, simulate_command
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
 from custodes.lab.rules_bench import bench_rules
+from custodes.reports.commands import dpia_command, fairness_command, report_app
+from custodes.retention.commands import retention_app
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -33,6 +35,10 @@ app.add_typer(audit_app, name="audit")
 # Each domain keeps its command bodies in its own module; only the registration lives here.
 app.add_typer(pad_app, name="pad")
 app.add_typer(checkins_app, name="checkins")
+app.add_typer(retention_app, name="retention")
+app.add_typer(report_app, name="report")
+report_app.command("fairness")(fairness_command)
+report_app.command("dpia")(dpia_command)
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
@@ -41,6 +47,7 @@ app.command("simulate")(simulate_command)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
 bench_app.command("liveness")(bench_liveness_command)
+bench_app.command("retention")(bench_retention)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 

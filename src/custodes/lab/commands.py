@@ -64,3 +64,28 @@ def simulate_command(
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+def bench_retention(
+    years: Annotated[float, typer.Option(help="years of one-a-minute fixes for the deleted subject")] = 6.0,
+    per_segment: Annotated[int, typer.Option(help="fixes per packed segment (one device batch)")] = 60,
+    devices: Annotated[int, typer.Option(help="other devices ingesting during the deletion")] = 20,
+    rate: Annotated[float, typer.Option(help="uploads per second across those devices")] = 20.0,
+    baseline_seconds: Annotated[float, typer.Option(help="ingestion before the deletion starts")] = 15.0,
+    batch_size: Annotated[int, typer.Option(help="segments per deleting transaction")] = 500,  # retention BATCH
+    pg_url: Annotated[str, typer.Option(help="PostgreSQL URL (a private schema is made and dropped)")] =
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the figures here too")] = None,
+) -> None:
+    """Delete one subject's six-year trail on PostgreSQL while other devices ingest; figures as JSON."""
+    import json
+
+    from custodes.lab.retention_bench import console, run
+
+    out = run(pg_url=pg_url, years=years, per_segment=per_segment, devices=devices, baseline_s=baseline_seconds,
+              batch_size=batch_size, rate=rate)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if json_out:
+        json_out.write_text(text)
+    console.print(f"deleted {out['deleted_fixes']:,} fixes in {out['delete_s']} s over {out['delete_transactions']} "
+                  f"transactions (longest {out['longest_delete_transaction_ms']} ms); ingestion p99 "
+                  f"{out['ingest_p99_ms_baseline']} ms before, {out['ingest_p99_ms_during_delete']} ms during")

@@ -15,8 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.access.scope import subject_visible
+from custodes.audit.models import AuditAction
 from custodes.devices.signing import H_SIGNATURE, SignedDevice
-from custodes.errors import DomainError, Invalid, NotFound
+from custodes.errors import DomainError, Forbidden, Invalid, NotFound
+from custodes.grants import service as grants
+from custodes.grants.models import PolicePurpose, TrailPurpose
 from custodes.subjects.models import Subject
 from custodes.telemetry import service, trail
 
@@ -54,22 +57,45 @@ async def upload_telemetry(device_id: uuid.UUID, request: Request, device: Signe
 @router.get("/subjects/{subject_id}/trail", dependencies=[requires(*TRAIL_READERS)],
             responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
 def subject_trail(
-    subject_id: uuid.UUID, uow: Uow,
+    subject_id: uuid.UUID, uow: Uow, container: ContainerDep,
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: AwareDatetime,
-    purpose: Annotated[str, Query(min_length=3, max_length=500, description="why this trail is read (audited)")],
+    purpose: Annotated[TrailPurpose, Query(description="why this trail is read (audited)")],
+    purpose_detail: Annotated[str, Query(min_length=3, max_length=500, description="case reference, alert, ...")],
+    grant_id: Annotated[uuid.UUID | None, Query(description="police only: the grant this read is made under")] = None,
     format: Literal["geojson", "csv"] = "geojson",
 ):
-    """Every fix of one subject in [from, to), each with its accuracy. The read is audited with its purpose."""
+    """Every fix of one subject in [from, to), each with its accuracy. The read is audited with its purpose;
+    police read only under an approved, unexpired grant covering the subject, purpose and window."""
     if to <= from_:
         raise Invalid.field("to", "must be after from")
     if to - from_ > MAX_WINDOW:
         raise Invalid.field("to", f"a trail window is at most {MAX_WINDOW.days} days")
-    if uow.session.scalar(select(Subject.id).where(Subject.id == subject_id, subject_visible(uow.actor))) is None:
-        raise NotFound(f"subject {subject_id} not found")
+    audit = {"role": str(uow.actor.role), "purpose_detail": purpose_detail,
+             "from": from_.isoformat(), "to": to.isoformat()}
+    if uow.actor.role is Role.POLICE:
+        try:
+            grant = grants.authorise_police_read(uow=uow, grant_id=grant_id, subject_id=subject_id,
+                                                 purpose=str(purpose), t_from=from_, t_to=to)
+        except grants.ReadRefused as refused:
+            # The refusal outlives this request's rolled-back transaction: its own unit of work (after
+            # ending this one, which on SQLite holds the write lock).
+            uow.rollback()
+            with container.uow(uow.actor) as record:
+                record.record(AuditAction.REFUSE, "trail", subject_id, purpose=str(purpose),
+                              detail={**audit, "grant_id": str(grant_id) if grant_id else None,
+                                      "reason": refused.detail})
+                record.commit()
+            raise
+        audit["grant_id"] = str(grant.id)
+    else:
+        if purpose in set(PolicePurpose):
+            raise Forbidden(f"purpose {purpose} is for police reads under a grant")
+        if uow.session.scalar(select(Subject.id).where(Subject.id == subject_id, subject_visible(uow.actor))) is None:
+            raise NotFound(f"subject {subject_id} not found")
     points = trail.read(uow.session, subject_id, from_, to)
-    uow.record_read("trail", subject_id, purpose=purpose,
-                    detail={"from": from_.isoformat(), "to": to.isoformat(), "points": len(points), "format": format})
+    uow.record_read("trail", subject_id, purpose=str(purpose),
+                    detail={**audit, "points": len(points), "format": format})
     uow.commit()
     if format == "csv":
         return StreamingResponse(trail.as_csv_lines(points), media_type="text/csv",
