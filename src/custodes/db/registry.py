@@ -10,3 +10,5 @@ from custodes.outbox import models as _outbox  # noqa: F401
 from custodes.review import models as _review  # noqa: F401
 from custodes.subjects import models as _subjects  # noqa: F401
 from custodes.telemetry import models as _telemetry  # noqa: F401
+from custodes.orders import reviews as _order_reviews  # noqa: F401
+from custodes.devices import history as _device_history  # noqa: F401
