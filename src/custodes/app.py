@@ -10,6 +10,7 @@ from custodes.alerts.views import router as alerts_router
 from custodes.audit.views import router as audit_router
 from custodes.bootstrap import Container, bootstrap
 from custodes.checkins.views import router as checkins_router
+from custodes.console import mount as mount_console
 from custodes.devices.views import router as devices_router
 from custodes.orders.views import router as orders_router
 from custodes.review.views import router as review_router
@@ -28,6 +29,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(checkins_router)
     app.include_router(review_router)
     app.include_router(telemetry_router)
+    mount_console(app)  # the officers' console under `/` (pages; the API stays under /v1)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

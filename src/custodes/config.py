@@ -25,6 +25,10 @@ class Settings:
     sign_in_lockout_seconds: int = 300
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    # The console: officers' time zone for displayed times, and an optional map tile server
+    # ({z}/{x}/{y} template); without one, zones and trails draw on a plain background.
+    console_time_zone: str = "Europe/London"
+    map_tile_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -41,4 +45,6 @@ class Settings:
             token_minutes=int(os.environ.get("CUSTODES_TOKEN_MINUTES", "15")),
             mqtt_host=os.environ.get("CUSTODES_MQTT_HOST", "127.0.0.1"),
             mqtt_port=int(os.environ.get("CUSTODES_MQTT_PORT", "1883")),
+            console_time_zone=os.environ.get("CUSTODES_CONSOLE_TIME_ZONE", "Europe/London"),
+            map_tile_url=os.environ.get("CUSTODES_MAP_TILE_URL", ""),
         )

@@ -1,0 +1,61 @@
+"""Signing in and out of the console, with the same accounts, throttling and audit as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from custodes.access import service as access
+from custodes.access.actor import Actor
+from custodes.access.deps import ContainerDep
+from custodes.console import session as cookies
+from custodes.console import web
+from custodes.errors import TooManyRequests, Unauthorized
+
+router = web.console_router()
+
+
+@router.get("/")
+def home(request: Request, container: ContainerDep) -> Response:
+    target = "/caseload" if web._signed_in(request, container) else "/sign-in"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, container: ContainerDep, next: str | None = None) -> Response:
+    if web._signed_in(request, container):
+        return RedirectResponse(web.safe_next(next), status_code=303)
+    return web.render(request, container, "sign_in.html", title="Sign in", next=web.safe_next(next))
+
+
+@router.post("/sign-in")
+def sign_in(request: Request, container: ContainerDep, username: Annotated[str, Form(max_length=64)],
+            password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form()] = "/caseload") -> Response:
+    who = Actor.anonymous(name=request.client.host if request.client else None)
+    try:
+        with container.uow(who) as uow:
+            # The API's own sign-in: same password check, throttling and audit entries.
+            access.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
+                           username=username, password=password)
+            user_id = uow.actor.id
+    except (Unauthorized, TooManyRequests) as exc:
+        status = 429 if isinstance(exc, TooManyRequests) else 401
+        error = (f"{exc.detail}." if status == 429 else
+                 "Wrong username or password. Check both and try again; after several failures sign-in "
+                 "pauses for a few minutes.")
+        return web.render(request, container, "sign_in.html", status=status, title="Sign in",
+                          next=web.safe_next(next), error=error, username=username)
+    response = RedirectResponse(web.safe_next(next), status_code=303)
+    # A fresh session (and CSRF token) at every sign-in: nothing from before it carries over.
+    cookies.write_session(container.token_key, request, response, cookies.new_session(user_id, container.clock.now()))
+    cookies.write_flash(container.token_key, request, response, "success", f"Signed in as {username.strip().lower()}.")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(page: web.PageDep) -> Response:
+    response = web.redirect(page.request, page.container, "/sign-in", "Signed out. Sign in again to continue.")
+    cookies.end_session(response)
+    return response
