@@ -24,7 +24,7 @@ from custodes.pagination import paged
 from custodes.subjects.models import Subject
 from custodes.telemetry.models import MonitorState, TelemetryBatch
 
-CASELOAD_ROLES = (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.POLICE, Role.ADMIN)
+CASELOAD_ROLES = (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.ADMIN)  # as the API's subject readers
 PAGE_SIZE = 50
 router = web.console_router()
 

@@ -40,8 +40,7 @@ class NavItem:
 
 
 # Top-level pages in the order the nav shows them; other console modules append with add_nav().
-NAV: list[NavItem] = [NavItem("/caseload", "Caseload", (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION,
-                                                        Role.POLICE, Role.ADMIN))]
+NAV: list[NavItem] = [NavItem("/caseload", "Caseload", (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.ADMIN))]
 
 
 def add_nav(path: str, label: str, roles: tuple[Role, ...] | None = None) -> None:
