@@ -112,7 +112,7 @@ def queue(page: web.PageDep, status: Annotated[str, Query(pattern="^(open|awaiti
     rates = review.error_rates(uow=page.uow) if page.officer.role in MONITORS else None
     page.uow.commit()
     return page.render("review_queue.html", title="Face-review queue", items=items, total=total, names=names,
-                       status=status, rates=rates, rate_words=rate_words, reasons=REASON_WORDS,
+                       show=status, rates=rates, rate_words=rate_words, reasons=REASON_WORDS,
                        statuses=STATUS_WORDS, reference=reference, offset=offset, limit=50)
 
 

@@ -39,7 +39,7 @@ def inventory(page: web.PageDep, status: str | None = None, q: Annotated[str | N
         items = [d for d in items if needle in d.serial.lower() or needle in d.barcode.lower()]
     counts = dict(page.uow.session.execute(select(Device.status, func.count()).where(
         Device.agency_id == page.officer.agency_id).group_by(Device.status)).all())
-    return page.render("inventory.html", title="Device inventory", items=items, total=total, status=status or "",
+    return page.render("inventory.html", title="Device inventory", items=items, total=total, show=status or "",
                        q=q or "", statuses=STATUSES, counts=counts, can_keep=page.officer.role in KEEPERS,
                        offset=offset, limit=100)
 
