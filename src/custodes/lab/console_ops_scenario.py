@@ -58,7 +58,7 @@ CASES = [  # (reference photo, probe photo, reason, score, threshold, liveness p
 ]
 
 
-def _review_item(uow, keys, scenario: Scenario, n: int, case) -> uuid.UUID:
+def review_item(uow, keys, scenario: Scenario, n: int, case) -> uuid.UUID:
     ref, probe, reason, score, threshold, live, why = case
     now = uow.clock.now() - timedelta(hours=3 - n)
     subject_id = scenario.subject_id
@@ -101,7 +101,7 @@ def seed(container: Container, scenario: Scenario) -> OpsScenario:
     with container.uow(Actor.system("scenario")) as uow:
         access.create_user(uow=uow, data=UserCreate(username=SECOND_REVIEWER, password=PASSWORD, role=Role.REVIEWER),
                            agency_id=north)
-        items = [_review_item(uow, keys, scenario, n, case) for n, case in enumerate(CASES)]
+        items = [review_item(uow, keys, scenario, n, case) for n, case in enumerate(CASES)]
         now = uow.clock.now()
         for key, kind, cat, sev, hours in (("ops:tamper", "tamper", "integrity", "critical", 5),
                                            ("ops:battery", "battery_low", "device_fault", "medium", 30),
