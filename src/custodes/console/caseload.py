@@ -111,7 +111,8 @@ def caseload(page: web.PageDep, q: Annotated[str | None, Query(max_length=200)] 
              offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     rows, total = caseload_rows(page=page, q=q, limit=PAGE_SIZE, offset=offset)
     page.uow.commit()
-    template = "_caseload_rows.html" if web.is_htmx(page.request) else "caseload.html"
+    partial = web.is_htmx(page.request) and page.request.headers.get("HX-History-Restore-Request") != "true"
+    template = "_caseload_rows.html" if partial else "caseload.html"
     return page.render(template, title="Caseload", rows=rows, total=total, q=q or "", offset=offset,
                        limit=PAGE_SIZE)
 

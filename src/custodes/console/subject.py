@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from custodes.access.actor import Role
 from custodes.alerts import service as alerts
-from custodes.console import plain, timeline, trail_reads, web
+from custodes.console import evidence, pdf, plain, timeline, trail_reads, web
 from custodes.console.caseload import reference
 from custodes.devices import service as devices
 from custodes.devices.models import Device
@@ -120,3 +120,14 @@ def export_trail(page: web.PageDep, subject_id: uuid.UUID, fmt: Literal["geojson
         return StreamingResponse(trail_reads.as_gpx(points, f"{subject.full_name} {reference(subject.id)}"),
                                  media_type="application/gpx+xml", headers=disposition)
     return StreamingResponse(trail_reads.csv_lines(points), media_type="text/csv", headers=disposition)
+
+
+@router.get("/subjects/{subject_id}/alerts/{alert_id}/evidence.pdf",
+            dependencies=[web.page_requires(*trail_reads.TRAIL_ROLES)])
+def evidence_pack(page: web.PageDep, subject_id: uuid.UUID, alert_id: uuid.UUID,
+                  purpose: Annotated[str, Query(max_length=40)]) -> Response:
+    pack = evidence.assemble(uow=page.uow, subject_id=subject_id, alert_id=alert_id, purpose=purpose)
+    body = pdf.render(pack, made_by=page.officer.name or "unknown", made_at=page.now)
+    name = f"evidence-{reference(subject_id)}-alert-{str(alert_id)[:8]}.pdf"
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
