@@ -108,8 +108,15 @@ def test_an_alert_raised_while_the_queue_is_open_arrives_live_and_is_handled(as_
     assert "new" in text and "Entered an exclusion zone" in text
     assert "11:56:00 UTC" in text and "(subject's time, Europe/London)" in text  # local and UTC
     assert page.locator("#live-news").inner_text().startswith("New alert:")
+    stale = page.context.new_page()  # the same queue in another tab, opened before the acknowledgement
+    stale.goto("/alerts")
     card.get_by_role("button", name="Acknowledge").click()
     page.locator(f"#alert-{alert.id} .flash").filter(has_text="Acknowledged").wait_for()
+    stale.locator(f"#alert-{alert.id}").get_by_role("button", name="Acknowledge").click()
+    refused = stale.get_by_role("alert").filter(has_text="not open").first
+    refused.wait_for()  # a refused action says why and what to do next
+    assert "reload the page" in refused.inner_text().lower()
+    stale.close()
     card = page.locator(f"#alert-{alert.id}")
     card.get_by_label("Outcome").select_option("breach_confirmed")
     card.get_by_label("Reason").fill("Fixes inside Zone B for 12 minutes with 8 m accuracy.")

@@ -1,5 +1,6 @@
 """Quarterly reviews: which orders are due (scoped), recording one moves the due date, audited."""
 
+import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ def _due(client, headers, within=14):
     return r.json()
 
 
-def test_due_and_overdue_orders_are_listed_for_the_agency_only(client, officer, new_subject, new_order, clock):
+def test_due_and_overdue_orders_are_listed_for_the_agency_only(client, container, officer, new_subject, new_order):
     cw = officer("caseworker")  # today is 2027-01-15
     new_order(cw, new_subject(cw)["id"])  # starts 2027-01-01: review due 2027-04-01, not yet
     soon = new_order(cw, new_subject(cw)["id"], starts_at="2026-10-25T00:00:00Z")  # due 2027-01-23
@@ -26,6 +27,11 @@ def test_due_and_overdue_orders_are_listed_for_the_agency_only(client, officer, 
     assert not second["overdue"]
     assert _due(client, cw, within=0)["total"] == 1
     assert _due(client, officer("caseworker", "other_office"))["total"] == 0
+    with container.engine.connect() as conn:  # the due list names the orders it showed, in the audit log
+        listed = conn.execute(sa.text("SELECT detail FROM audit_entries WHERE target_type = 'order_review_due'"
+                                      " ORDER BY seq")).scalars().all()
+    shown = listed[0] if isinstance(listed[0], dict) else json.loads(listed[0])
+    assert shown["order_ids"] == [late["id"], soon["id"]]
 
 
 def test_recording_a_review_moves_the_next_due_date_and_is_audited(client, container, officer, new_subject,
