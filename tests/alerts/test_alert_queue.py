@@ -102,16 +102,16 @@ def test_the_stream_delivers_an_alert_raised_while_connected(container, client, 
                 break
             time.sleep(0.05)
         events: list[dict] = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            with http.stream("GET", "/v1/alerts/stream?poll=0.2", headers=cw) as r:
-                assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-                raised = None
-                for line in r.iter_lines():
-                    if raised is None:  # connected: now raise one
-                        raised = _raise(container, s["id"], "live")
-                    if line.startswith("data: "):
-                        events.append(json.loads(line[6:]))
-                        break
+        with (httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+              http.stream("GET", "/v1/alerts/stream?poll=0.2", headers=cw) as r):
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            raised = None
+            for line in r.iter_lines():
+                if raised is None:  # connected: now raise one
+                    raised = _raise(container, s["id"], "live")
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    break
         assert [e["id"] for e in events] == [str(raised.id)]
     finally:
         server.should_exit = True

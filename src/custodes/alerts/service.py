@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from custodes.access.models import User
 from custodes.access.scope import load_through_subject, subject_visible
-from custodes.alerts.models import Alert, AlertAssign, AlertCategory, AlertResolve, Severity
+from custodes.alerts.models import (
+    Alert,
+    AlertAssign,
+    AlertCategory,
+    AlertResolve,
+    Severity,
+)
 from custodes.errors import Conflict, Invalid
 from custodes.pagination import paged
 from custodes.subjects.models import Subject

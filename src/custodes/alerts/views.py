@@ -12,9 +12,16 @@ from pydantic import AwareDatetime
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Officer, Paging, Uow, requires
-from custodes.alerts import feed, service
-from custodes.alerts.models import AlertAssign, AlertCategory, AlertRead, AlertResolve, AlertStatus, Severity
 from custodes.access.models import UserRead
+from custodes.alerts import feed, service
+from custodes.alerts.models import (
+    AlertAssign,
+    AlertCategory,
+    AlertRead,
+    AlertResolve,
+    AlertStatus,
+    Severity,
+)
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])

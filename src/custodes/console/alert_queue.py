@@ -19,8 +19,15 @@ from custodes.access.models import Agency, User
 from custodes.access.scope import subject_visible
 from custodes.alerts import feed as alert_feed
 from custodes.alerts import service as alerts
-from custodes.alerts.models import OUTCOME_WORDS, Alert, AlertAssign, AlertResolve, Outcome
-from custodes.console import live, session as cookies, web
+from custodes.alerts.models import (
+    OUTCOME_WORDS,
+    Alert,
+    AlertAssign,
+    AlertResolve,
+    Outcome,
+)
+from custodes.console import live, web
+from custodes.console import session as cookies
 from custodes.console.caseload import reference
 from custodes.subjects.models import Subject
 
@@ -85,7 +92,7 @@ def _evidence_rows(evidence: dict[str, Any]) -> list[tuple[str, Any, bool]]:
         is_time = False
         if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
             try:
-                value, is_time = datetime.fromisoformat(value.replace("Z", "+00:00")), True
+                value, is_time = datetime.fromisoformat(value), True
             except ValueError:
                 pass
         out.append((key.replace("_", " "), value, is_time))

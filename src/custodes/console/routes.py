@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custodes.console import alert_queue, caseload, errors, face_review, inventory, order_reviews, subject, views, web
+from custodes.console import (
+    alert_queue,
+    caseload,
+    errors,
+    face_review,
+    inventory,
+    order_reviews,
+    subject,
+    views,
+    web,
+)
 
 ROUTERS = [views.router, caseload.router, subject.router,
            alert_queue.router, face_review.router, order_reviews.router, inventory.router]

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.devices import history, returns, service
+from custodes.devices.history import DeviceEventRead
 from custodes.devices.models import (
     AssignmentCreate,
     AssignmentEnd,
@@ -20,7 +21,6 @@ from custodes.devices.models import (
     DeviceStatus,
     DeviceUpdate,
 )
-from custodes.devices.history import DeviceEventRead
 from custodes.devices.returns import ReturnAnswer, ReturnScan
 from custodes.devices.signing import SignedDevice
 from custodes.pagination import Page

@@ -25,7 +25,7 @@ TARGET_DRAW_MS = 1000.0
 
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return round(s[min(len(s) - 1, int(round(q * (len(s) - 1))))], 1)
+    return round(s[min(len(s) - 1, round(q * (len(s) - 1)))], 1)
 
 
 def _pages(pop, now, tz) -> dict[str, list[str]]:
@@ -169,7 +169,13 @@ def bench_console(
     """Console page times (p50/p95 per page type) over 1,000 subjects and 1,000,000 fixes, and the
     browser draw time of a 7-day trail."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     err = Console(stderr=True)
