@@ -29,6 +29,7 @@ from custodes.alerts.models import (
 from custodes.console import live, web
 from custodes.console import session as cookies
 from custodes.console.caseload import reference
+from custodes.review import service as review
 from custodes.subjects.models import Subject
 
 READERS = (Role.CASEWORKER, Role.REVIEWER, Role.PROBATION, Role.ADMIN)
@@ -38,8 +39,8 @@ AGE_DELTA = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedel
 SEVERITIES = ("critical", "high", "medium", "low")
 KIND_WORDS = {"curfew_breach": "Curfew breach", "exclusion_zone_entry": "Entered an exclusion zone",
               "inclusion_zone_exit": "Left a required zone", "battery_low": "Battery low",
-              "device_silent": "Device silent", "tamper": "Strap or case tampered", "check_in_failed":
-              "Check-in failed (confirmed by two reviewers)", "check_in_missed": "Check-in missed"}
+              "device_silent": "Device silent", "tamper": "Strap or case tampered", "check_in_missed": "Check-in missed",
+              review.ALERT_CONFIRMED: "Check-in failed (confirmed by two reviewers)"}
 CATEGORY_WORDS = {"breach": "Possible breach", "device_fault": "Device fault", "integrity": "Integrity",
                   "check_in": "Check-in"}
 PAGE_SIZE = 50

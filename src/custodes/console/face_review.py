@@ -17,15 +17,15 @@ from custodes.checkins.models import CheckInPrompt
 from custodes.console import web
 from custodes.console.caseload import reference
 from custodes.review import service as review
-from custodes.review.models import ReviewDecisionCreate, ReviewDecisionKind
+from custodes.review.models import ADVERSE, ReviewDecisionCreate, ReviewDecisionKind
 from custodes.subjects.models import Subject
 
 VIEWERS = (Role.REVIEWER, Role.CASEWORKER)
 DECIDERS = (Role.REVIEWER,)
 MONITORS = (Role.REVIEWER, Role.AUDITOR, Role.ADMIN)
 PURPOSE = "console: face review"
-DECISION_WORDS = {"same_person": "Same person", "different_person": "Different person",
-                  "unusable": "Unusable (cannot tell from these photos)"}
+DECISION_WORDS = {ReviewDecisionKind.SAME_PERSON.value: "Same person", ADVERSE.value: "Different person",
+                  ReviewDecisionKind.UNUSABLE.value: "Unusable (cannot tell from these photos)"}
 REASON_WORDS = {"no_match": "the faces did not match well enough", "near_threshold": "the match was borderline",
                 "liveness_failed": "the liveness check failed", "liveness_undetermined": "liveness could not be judged",
                 "random_sample": "a random sample of verified check-ins, checked by people",
