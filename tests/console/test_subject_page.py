@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from custodes.access.actor import Actor
 from custodes.audit.models import AuditEntry
-from tests.console.conftest import check_axe
+from tests.console.conftest import check_axe, sign_in
 
 
 def _trail_audits(console_server) -> list[AuditEntry]:
@@ -44,6 +44,8 @@ def test_opening_the_trail_asks_a_purpose_is_audited_and_plays_back(signed_in, c
     assert drawn["fixes"] == console_server.scenario.fixes == 10080
     print(f"\n7-day trail of {drawn['fixes']} fixes drawn in {drawn['drawMs']} ms")
     assert drawn["drawMs"] < 2000  # the target is 1 s; this guards against a regression on a loaded machine
+    marks = page.evaluate("JSON.parse(document.getElementById('map-data').textContent).alerts")
+    assert [m["label"].split(" at ")[0] for m in marks] == ["exclusion zone entered"]  # the breach is marked
     entries = _trail_audits(console_server)
     assert len(entries) == before + 1
     read = entries[-1]
@@ -72,8 +74,11 @@ def test_gpx_export_parses_and_is_audited_as_an_export(signed_in, console_server
     assert (last.action, last.detail["format"], last.actor_name) == ("export", "gpx", "riley")
 
 
-def test_an_auditor_may_not_open_the_subject_page(signed_in, console_server):
-    page = signed_in("audrey")  # auditors read the log, never trails
+def test_an_auditor_may_not_open_the_subject_page(page, console_server):
+    sign_in(page, "audrey")  # auditors read the log, never trails
+    page.wait_for_url("**/start")
+    assert "no page for your role (auditor)" in page.locator("main").inner_text()
+    check_axe(page)
     response = page.goto(f"/subjects/{console_server.scenario.subject_id}")
     assert response.status == 403
     assert "may not open this page" in page.locator("#error-detail").inner_text()

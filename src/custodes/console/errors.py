@@ -37,7 +37,7 @@ def is_console(request: Request) -> bool:
 def error_page(request: Request, status: int, title: str, detail: str,
                headers: dict[str, str] | None = None) -> Response:
     container = request.app.state.container
-    who = web._signed_in(request, container)
+    who = web.signed_in(request, container)
     officer, csrf = (who[0], who[2]) if who else (None, None)
     response = web.render(request, container, "error.html", status=status, officer=officer, csrf=csrf,
                           title=title, status_code=status, detail=detail,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import Query
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from custodes.access.actor import Role
@@ -116,10 +116,12 @@ def export_trail(page: web.PageDep, subject_id: uuid.UUID, fmt: Literal["geojson
     disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
     if fmt == "geojson":
         return JSONResponse(trail_reads.geojson(points), media_type="application/geo+json", headers=disposition)
+    # One body, not a stream of lines: a week is a few MB, and a line-by-line stream crawls through the
+    # thread pool one chunk at a time.
     if fmt == "gpx":
-        return StreamingResponse(trail_reads.as_gpx(points, f"{subject.full_name} {reference(subject.id)}"),
-                                 media_type="application/gpx+xml", headers=disposition)
-    return StreamingResponse(trail_reads.csv_lines(points), media_type="text/csv", headers=disposition)
+        return Response("".join(trail_reads.as_gpx(points, f"{subject.full_name} {reference(subject.id)}")),
+                        media_type="application/gpx+xml", headers=disposition)
+    return Response("".join(trail_reads.csv_lines(points)), media_type="text/csv", headers=disposition)
 
 
 @router.get("/subjects/{subject_id}/alerts/{alert_id}/evidence.pdf",

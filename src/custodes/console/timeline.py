@@ -53,66 +53,96 @@ def fix_hours(points: list[TrailPoint]) -> list[Event]:
     return out
 
 
-def build(*, uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime,
-          points: list[TrailPoint] | None) -> list[Event]:
-    s = uow.session
-    events: list[Event] = fix_hours(points) if points is not None else []
+def _statuses(uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime) -> list[Event]:
+    out = []
     for a in devices.assignments_of_subject(uow=uow, subject_id=subject.id):
         lo, hi = max(a.starts_at, t_from), min(a.ends_at or t_to, t_to)
         if lo >= hi:
             continue
-        batches = s.execute(select(TelemetryBatch.seq, TelemetryBatch.statuses).where(
-            TelemetryBatch.device_id == a.device_id, TelemetryBatch.received_at >= lo,
-            TelemetryBatch.received_at < hi + timedelta(days=1))).all()
-        for _seq, statuses in batches:
+        # A batch arrives after its reports: look a day past the window's end.
+        for statuses in uow.session.scalars(select(TelemetryBatch.statuses).where(
+                TelemetryBatch.device_id == a.device_id, TelemetryBatch.received_at >= lo,
+                TelemetryBatch.received_at < hi + timedelta(days=1))):
             for st in statuses or []:
-                at = datetime.fromtimestamp(st["t_ms"] / 1000, UTC) if "t_ms" in st else None
-                if at is None or not (t_from <= at < t_to):
-                    continue
-                events.append(Event(at, "status", f"device status: battery {st.get('battery_pct'):.0f}%, strap "
-                                                  f"{st.get('strap')}{', charging' if st.get('charging') else ''}"))
+                at = datetime.fromtimestamp(st["t_ms"] / 1000, UTC)
+                if t_from <= at < t_to:
+                    charging = ", charging" if st.get("charging") else ""
+                    out.append(Event(at, "status", f"device status: battery {st.get('battery_pct'):.0f}%, "
+                                                   f"strap {st.get('strap')}{charging}"))
+    return out
+
+
+def _check_ins(uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime) -> list[Event]:
+    s, out = uow.session, []
     for p in s.scalars(select(CheckInPrompt).where(CheckInPrompt.subject_id == subject.id,
                                                    CheckInPrompt.opens_at >= t_from, CheckInPrompt.opens_at < t_to)):
-        events.append(Event(p.opens_at, "check_in", f"face check-in asked: {p.status}"
-                                                    + (f", {p.outcome}" if p.outcome else "")))
-    for at, outcome, reason in s.execute(select(CheckInAttempt.submitted_at, CheckInAttempt.outcome,
-                                                CheckInAttempt.reason).where(
+        out.append(Event(p.opens_at, "check_in", f"face check-in asked: {p.status}"
+                                                 + (f", {p.outcome}" if p.outcome else "")))
+    for at, outcome, reason in s.execute(select(
+            CheckInAttempt.submitted_at, CheckInAttempt.outcome, CheckInAttempt.reason).where(
             CheckInAttempt.subject_id == subject.id, CheckInAttempt.submitted_at >= t_from,
             CheckInAttempt.submitted_at < t_to)):
-        events.append(Event(at, "check_in", f"check-in photo: {outcome.replace('_', ' ')} ({reason.replace('_', ' ')})"))
-    subject_alerts, _ = alerts.list_alerts(uow=uow, limit=500, offset=0, subject_id=subject.id)
-    names = _names(uow, {a.acknowledged_by for a in subject_alerts} | {a.resolved_by for a in subject_alerts})
-    for a in subject_alerts:
-        kind = a.kind.replace("_", " ")
+        out.append(Event(at, "check_in", f"check-in photo: {_words(outcome)} ({_words(reason)})"))
+    return out
+
+
+def _words(code: str | None) -> str:
+    return (code or "").replace("_", " ")
+
+
+def _alerts(uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime) -> list[Event]:
+    found, _ = alerts.list_alerts(uow=uow, limit=500, offset=0, subject_id=subject.id)
+    names = _names(uow, {a.acknowledged_by for a in found} | {a.resolved_by for a in found})
+    out = []
+    for a in found:
+        kind = _words(a.kind)
         if t_from <= a.occurred_at < t_to:
-            events.append(Event(a.occurred_at, "alert", f"alert: {kind} ({a.category.replace('_', ' ')}, {a.severity})",
-                                f"#alert-{a.id}"))
+            out.append(Event(a.occurred_at, "alert", f"alert: {kind} ({_words(a.category)}, {a.severity})",
+                             f"#alert-{a.id}"))
         if a.acknowledged_at and t_from <= a.acknowledged_at < t_to:
-            events.append(Event(a.acknowledged_at, "decision",
-                                f"alert {kind} acknowledged by {names.get(str(a.acknowledged_by), 'someone')}"))
+            who = names.get(str(a.acknowledged_by), "someone")
+            out.append(Event(a.acknowledged_at, "decision", f"alert {kind} acknowledged by {who}"))
         if a.resolved_at and t_from <= a.resolved_at < t_to:
-            events.append(Event(a.resolved_at, "decision", f"alert {kind} resolved by "
-                                f"{names.get(str(a.resolved_by), 'someone')}: {(a.outcome or '').replace('_', ' ')} — {a.reason}"))
-    decisions = s.execute(select(ReviewDecision, ReviewItem).join(ReviewItem, ReviewItem.id == ReviewDecision.item_id)
-                          .where(ReviewItem.subject_id == subject.id, ReviewDecision.decided_at >= t_from,
-                                 ReviewDecision.decided_at < t_to)).all()
-    names = _names(uow, {d.reviewer_id for d, _ in decisions})
-    for d, _item in decisions:
-        events.append(Event(d.decided_at, "decision", f"face review: {names.get(str(d.reviewer_id), 'a reviewer')} "
-                                                      f"decided {d.decision.replace('_', ' ')} — {d.reason}"))
-    order_ids = [str(o) for o in s.scalars(select(Order.id).where(Order.subject_id == subject.id))]
-    if order_ids:
-        # Quarterly reviews and order changes, as the audit log recorded them.
-        for e in s.scalars(select(AuditEntry).where(AuditEntry.target_type == "order",
-                                                    AuditEntry.target_id.in_(order_ids),
-                                                    AuditEntry.action.in_(("create", "update")),
-                                                    AuditEntry.at >= t_from, AuditEntry.at < t_to)):
-            fields = (e.detail or {}).get("fields", [])
-            if "next_review_due" in fields:
-                events.append(Event(e.at, "review", f"quarterly review recorded by {e.actor_name or 'someone'}"))
-            elif e.action == "create":
-                events.append(Event(e.at, "order", f"order created by {e.actor_name or 'someone'}"))
-            elif fields:
-                events.append(Event(e.at, "order", f"order changed ({', '.join(fields)}) by {e.actor_name or 'someone'}"))
+            who = names.get(str(a.resolved_by), "someone")
+            out.append(Event(a.resolved_at, "decision",
+                             f"alert {kind} resolved by {who}: {_words(a.outcome)} — {a.reason}"))
+    return out
+
+
+def _face_reviews(uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime) -> list[Event]:
+    decisions = uow.session.scalars(select(ReviewDecision).join(ReviewItem, ReviewItem.id == ReviewDecision.item_id)
+                                    .where(ReviewItem.subject_id == subject.id, ReviewDecision.decided_at >= t_from,
+                                           ReviewDecision.decided_at < t_to)).all()
+    names = _names(uow, {d.reviewer_id for d in decisions})
+    return [Event(d.decided_at, "decision", f"face review: {names.get(str(d.reviewer_id), 'a reviewer')} decided "
+                                            f"{_words(d.decision)} — {d.reason}") for d in decisions]
+
+
+def _order_changes(uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime) -> list[Event]:
+    """Quarterly reviews and order changes, as the audit log recorded them."""
+    order_ids = [str(o) for o in uow.session.scalars(select(Order.id).where(Order.subject_id == subject.id))]
+    if not order_ids:
+        return []
+    out = []
+    for e in uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.target_type == "order", AuditEntry.target_id.in_(order_ids),
+            AuditEntry.action.in_(("create", "update")), AuditEntry.at >= t_from, AuditEntry.at < t_to)):
+        who = e.actor_name or "someone"
+        fields = (e.detail or {}).get("fields", [])
+        if "next_review_due" in fields:
+            out.append(Event(e.at, "review", f"quarterly review recorded by {who}"))
+        elif e.action == "create":
+            out.append(Event(e.at, "order", f"order created by {who}"))
+        elif fields:
+            out.append(Event(e.at, "order", f"order changed ({', '.join(fields)}) by {who}"))
+    return out
+
+
+def build(*, uow: UnitOfWork, subject: Subject, t_from: datetime, t_to: datetime,
+          points: list[TrailPoint] | None) -> list[Event]:
+    """Newest first. Fixes only when the trail was read (with its purpose) for this window."""
+    events: list[Event] = fix_hours(points) if points is not None else []
+    for part in (_statuses, _check_ins, _alerts, _face_reviews, _order_changes):
+        events += part(uow, subject, t_from, t_to)
     events.sort(key=lambda e: e.at, reverse=True)
     return events

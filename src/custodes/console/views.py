@@ -19,27 +19,34 @@ router = web.console_router()
 
 @router.get("/")
 def home(request: Request, container: ContainerDep) -> Response:
-    target = "/caseload" if web._signed_in(request, container) else "/sign-in"
-    return RedirectResponse(target, status_code=303)
+    who = web.signed_in(request, container)
+    return RedirectResponse(web.landing(who[0]) if who else "/sign-in", status_code=303)
+
+
+@router.get("/start")
+def start(page: web.PageDep) -> Response:
+    """For roles with no console page yet (auditors, police): what they can do instead."""
+    return page.render("start.html", title="Custodes")
 
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, container: ContainerDep, next: str | None = None) -> Response:
-    if web._signed_in(request, container):
-        return RedirectResponse(web.safe_next(next), status_code=303)
+    if who := web.signed_in(request, container):
+        return RedirectResponse(web.safe_next(next) or web.landing(who[0]), status_code=303)
     return web.render(request, container, "sign_in.html", title="Sign in", next=web.safe_next(next))
 
 
 @router.post("/sign-in")
 def sign_in(request: Request, container: ContainerDep, username: Annotated[str, Form(max_length=64)],
-            password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form()] = "/caseload") -> Response:
+            password: Annotated[str, Form(max_length=256)],
+            next: Annotated[str, Form(max_length=2000)] = "") -> Response:
     who = Actor.anonymous(name=request.client.host if request.client else None)
     try:
         with container.uow(who) as uow:
             # The API's own sign-in: same password check, throttling and audit entries.
             access.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
                            username=username, password=password)
-            user_id = uow.actor.id
+            officer = uow.actor
     except (Unauthorized, TooManyRequests) as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 401
         error = (f"{exc.detail}." if status == 429 else
@@ -47,9 +54,10 @@ def sign_in(request: Request, container: ContainerDep, username: Annotated[str, 
                  "pauses for a few minutes.")
         return web.render(request, container, "sign_in.html", status=status, title="Sign in",
                           next=web.safe_next(next), error=error, username=username)
-    response = RedirectResponse(web.safe_next(next), status_code=303)
+    response = RedirectResponse(web.safe_next(next) or web.landing(officer), status_code=303)
     # A fresh session (and CSRF token) at every sign-in: nothing from before it carries over.
-    cookies.write_session(container.token_key, request, response, cookies.new_session(user_id, container.clock.now()))
+    session = cookies.new_session(str(officer.id), container.clock.now())
+    cookies.write_session(container.token_key, request, response, session)
     cookies.write_flash(container.token_key, request, response, "success", f"Signed in as {username.strip().lower()}.")
     return response
 

@@ -111,7 +111,8 @@ class Page:
         return redirect(self.request, self.container, url, message, kind)
 
 
-def _signed_in(request: Request, container: Container) -> tuple[Actor, User, str] | None:
+def signed_in(request: Request, container: Container) -> tuple[Actor, User, str] | None:
+    """(officer, account, CSRF token) of a valid session whose account is still active, else None."""
     s = cookies.read_session(container.token_key, request, container.clock.now())
     if s is None:
         return None
@@ -128,7 +129,7 @@ def _signed_in(request: Request, container: Container) -> tuple[Actor, User, str
 
 
 def page_context(request: Request, container: ContainerDep) -> Iterator[Page]:
-    who = _signed_in(request, container)
+    who = signed_in(request, container)
     if who is None:
         raise SignInRequired("sign in to use the console")
     actor, user, csrf = who
@@ -230,7 +231,13 @@ def sign_in_url(request: Request) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    # Only same-site paths: never an open redirect to another host.
+    """A same-site path to go back to after sign-in, or "" (never an open redirect to another host)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/caseload"
+        return ""
     return target
+
+
+def landing(officer: Actor) -> str:
+    """Where an officer starts: the first page their role may open, else the start page."""
+    items = nav_for(officer)
+    return items[0].path if items else "/start"

@@ -97,7 +97,8 @@ def seed(container: Container, *, days: int = 7, step_s: int = 60) -> Scenario:
     now = container.clock.now()
     since = now - timedelta(days=30)
     with container.uow(Actor.system("scenario")) as uow:
-        agencies = {k: access.create_agency(uow=uow, data=AgencyCreate(name=f"{k.title()} Home Office", kind="home_office"))
+        agencies = {k: access.create_agency(uow=uow, data=AgencyCreate(name=f"{k.title()} Home Office",
+                                                                       kind="home_office"))
                     for k in ("north", "south")}
         for name, (agency, role) in OFFICERS.items():
             access.create_user(uow=uow, data=UserCreate(username=name, password=PASSWORD, role=role),
