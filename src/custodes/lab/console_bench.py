@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,7 +95,8 @@ def _draw_trail(base: str, path: str, username: str, password: str, runs: int) -
     return out
 
 
-def run(subjects: int, fixes: int, port: int, samples_scale: float, draw_runs: int, say) -> dict:
+def run(subjects: int, fixes: int, port: int, samples_scale: float, draw_runs: int, say,
+        keep: bool = False) -> dict:
     import httpx
 
     from custodes.bootstrap import bootstrap
@@ -148,6 +150,8 @@ def run(subjects: int, fixes: int, port: int, samples_scale: float, draw_runs: i
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
     draw_ms = [d["drawMs"] for d in draws]
     return {"subjects": subjects, "fixes": pop.fixes, "trail_fixes": draws[0]["fixes"] if draws else None,
             "seed_seconds": round(seed_s, 1), "database": "sqlite", "pages": pages,
@@ -155,7 +159,7 @@ def run(subjects: int, fixes: int, port: int, samples_scale: float, draw_runs: i
                            "page_start_to_drawn_ms": [d["sincePageStart"] for d in draws],
                            "meets_target": bool(draws) and max(draw_ms) < TARGET_DRAW_MS},
             "target_p95_ms": TARGET_P95_MS, "all_pages_meet_target": all(p["meets_target"] for p in pages.values()),
-            "load_average_1m": round(os.getloadavg()[0], 2), "home": str(home)}
+            "load_average_1m": round(os.getloadavg()[0], 2), "home": str(home) if keep else None}
 
 
 def bench_console(
@@ -165,6 +169,7 @@ def bench_console(
     samples: Annotated[float, typer.Option(min=0.05, max=1.0, help="share of each page's request list to time")] = 1.0,
     draw_runs: Annotated[int, typer.Option(min=0, help="times to draw the 7-day trail in Chromium (0: skip)")] = 3,
     json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures to this file")] = None,
+    keep: Annotated[bool, typer.Option(help="keep the seeded database (its folder is printed in the JSON)")] = False,
 ) -> None:
     """Console page times (p50/p95 per page type) over 1,000 subjects and 1,000,000 fixes, and the
     browser draw time of a 7-day trail."""
@@ -184,7 +189,7 @@ def bench_console(
         task = bar.add_task("seeding", total=fixes)
         try:
             result = run(subjects, fixes, port, samples, draw_runs,
-                         lambda what, n: bar.update(task, description=what, advance=n))
+                         lambda what, n: bar.update(task, description=what, advance=n), keep=keep)
         except RuntimeError as exc:
             err.print(f"[red]bench console: {exc}[/red]")
             raise typer.Exit(2) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -39,7 +40,7 @@ def _serve(port: int):
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return server, container, scenario, ops
+    return server, container, scenario, ops, home
 
 
 def _sign_in(page, username: str) -> None:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from custodes.console.web import local
 
     args.out.mkdir(parents=True, exist_ok=True)
-    server, container, scenario, ops = _serve(args.port)
+    server, container, scenario, ops, home = _serve(args.port)
     now, tz = container.clock.now(), container.settings.console_time_zone
     window = urlencode({"from": local(now - timedelta(days=7), tz, "%Y-%m-%dT%H:%M"),
                         "to": local(now, tz, "%Y-%m-%dT%H:%M"), "purpose": "case_review",
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.should_exit = True
         container.close()
+        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
