@@ -129,3 +129,28 @@ def test_the_api_keeps_problem_json(client, scenario):
     assert "content-security-policy" not in r.headers
     r = client.get("/no-such-page")
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(client, container, scenario):
+    sign_in(client, "casey")
+    stolen = client.cookies.get("custodes_session")
+    r = client.post("/sign-out", headers={"X-CSRF-Token": _csrf(client.get("/caseload").text)},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sign-in"
+    client.cookies.set("custodes_session", stolen)  # a copy taken before the sign-out
+    r = client.get("/caseload", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/sign-in")
+    assert _audit_count(container, target_type="console_session", action="create") == 1
+    assert _audit_count(container, target_type="console_session", action="update") == 1  # the sign-out
+
+
+def test_a_forged_session_cookie_is_refused(client, container, scenario):
+    from custodes.console import session as cookies
+
+    with container.uow(Actor.system("test")) as uow:
+        casey = uow.session.scalars(select(User).where(User.username == "casey")).one()
+    # Signed with the right key but never issued: no session row, so no entry.
+    expires = (container.clock.now() + timedelta(hours=1)).isoformat()
+    forged = cookies.sign(container.token_key, "session", {"s": "x" * 43, "u": str(casey.id), "c": "y", "e": expires})
+    client.cookies.set("custodes_session", forged)
+    assert client.get("/caseload", follow_redirects=False).status_code == 303

@@ -80,3 +80,18 @@ class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie carries its secret; the row is what makes it valid, so
+    signing out ends it for any copy of the cookie. Opening and ending one are audited writes."""
+
+    __tablename__ = "console_sessions"
+    __audit_target__ = "console_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's session secret
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                               index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -38,7 +38,7 @@ def error_page(request: Request, status: int, title: str, detail: str,
                headers: dict[str, str] | None = None) -> Response:
     container = request.app.state.container
     who = web.signed_in(request, container)
-    officer, csrf = (who[0], who[2]) if who else (None, None)
+    officer, csrf = (who[0], who[2].csrf) if who else (None, None)
     response = web.render(request, container, "error.html", status=status, officer=officer, csrf=csrf,
                           title=title, status_code=status, detail=detail,
                           next_step=NEXT_STEP.get(status, NEXT_STEP[400]))

@@ -1,8 +1,9 @@
 """The console's session and CSRF cookies, signed with a key derived from the server's token key.
 
-The session cookie holds who signed in, when, and the session's CSRF token; it is HttpOnly,
-SameSite=Lax, and Secure when the request came over TLS. Every request re-checks that the account is
-still active (`access.service.load_officer`), so disabling an officer ends their sessions at once.
+The session cookie holds the session's secret, who signed in, the session's CSRF token and its
+expiry; it is HttpOnly, SameSite=Lax, and Secure when the request came over TLS. The session is
+valid only while its row (`access.models.ConsoleSession`, keyed by a digest of the secret) is open
+and the account active, so signing out or disabling an officer ends it for every copy of the cookie.
 Forms carry the CSRF token (synchroniser token bound to the session; before sign-in, to a
 pre-session cookie), htmx sends it as the `X-CSRF-Token` header.
 """
@@ -61,22 +62,30 @@ def unsign(token_key: bytes, purpose: str, value: str | None) -> dict | None:
 
 
 @dataclass(frozen=True)
-class ConsoleSession:
+class SessionCookie:
+    secret: str
     user_id: str
     csrf: str
     expires: datetime
 
+    @property
+    def digest(self) -> str:
+        """The session row's key: the database never holds the secret itself."""
+        return hashlib.sha256(self.secret.encode()).hexdigest()
 
-def new_session(user_id: str, now: datetime) -> ConsoleSession:
-    return ConsoleSession(user_id=user_id, csrf=secrets.token_urlsafe(32), expires=now + timedelta(hours=SESSION_HOURS))
+
+def new_session(user_id: str, now: datetime) -> SessionCookie:
+    return SessionCookie(secret=secrets.token_urlsafe(32), user_id=user_id, csrf=secrets.token_urlsafe(32),
+                         expires=now + timedelta(hours=SESSION_HOURS))
 
 
-def read_session(token_key: bytes, request: Request, now: datetime) -> ConsoleSession | None:
+def read_session(token_key: bytes, request: Request, now: datetime) -> SessionCookie | None:
     data = unsign(token_key, "session", request.cookies.get(SESSION_COOKIE))
     if not data:
         return None
     try:
-        s = ConsoleSession(user_id=str(data["u"]), csrf=str(data["c"]), expires=datetime.fromisoformat(data["e"]))
+        s = SessionCookie(secret=str(data["s"]), user_id=str(data["u"]), csrf=str(data["c"]),
+                          expires=datetime.fromisoformat(data["e"]))
     except (KeyError, ValueError):
         return None
     return s if s.expires > now else None
@@ -93,8 +102,8 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
                         path="/")
 
 
-def write_session(token_key: bytes, request: Request, response: Response, s: ConsoleSession) -> None:
-    value = sign(token_key, "session", {"u": s.user_id, "c": s.csrf, "e": s.expires.isoformat()})
+def write_session(token_key: bytes, request: Request, response: Response, s: SessionCookie) -> None:
+    value = sign(token_key, "session", {"s": s.secret, "u": s.user_id, "c": s.csrf, "e": s.expires.isoformat()})
     set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/")
 

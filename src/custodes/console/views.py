@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from custodes.access import service as access
 from custodes.access.actor import Actor
 from custodes.access.deps import ContainerDep
+from custodes.access.models import ConsoleSession
 from custodes.console import session as cookies
 from custodes.console import web
 from custodes.errors import TooManyRequests, Unauthorized
@@ -56,7 +58,12 @@ def sign_in(request: Request, container: ContainerDep, username: Annotated[str, 
                           next=web.safe_next(next), error=error, username=username)
     response = RedirectResponse(web.safe_next(next) or web.landing(officer), status_code=303)
     # A fresh session (and CSRF token) at every sign-in: nothing from before it carries over.
-    session = cookies.new_session(str(officer.id), container.clock.now())
+    now = container.clock.now()
+    session = cookies.new_session(str(officer.id), now)
+    with container.uow(officer) as uow:
+        uow.session.add(ConsoleSession(id=session.digest, user_id=uuid.UUID(officer.id), created_at=now,
+                                       expires_at=session.expires))
+        uow.commit()
     cookies.write_session(container.token_key, request, response, session)
     cookies.write_flash(container.token_key, request, response, "success", f"Signed in as {username.strip().lower()}.")
     return response
@@ -64,6 +71,10 @@ def sign_in(request: Request, container: ContainerDep, username: Annotated[str, 
 
 @router.post("/sign-out")
 def sign_out(page: web.PageDep) -> Response:
+    row = page.uow.session.get(ConsoleSession, page.cookie.digest)
+    if row is not None and row.ended_at is None:
+        row.ended_at = page.now  # ends every copy of this cookie, not only the browser's
+        page.uow.commit()
     response = web.redirect(page.request, page.container, "/sign-in", "Signed out. Sign in again to continue.")
     cookies.end_session(response)
     return response

@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from custodes.access import service as access
 from custodes.access.actor import Actor, Role
 from custodes.access.deps import ContainerDep
-from custodes.access.models import User
+from custodes.access.models import ConsoleSession, User
 from custodes.bootstrap import Container
 from custodes.console import session as cookies
 from custodes.errors import DomainError, Forbidden
@@ -90,9 +90,13 @@ class Page:
     container: Container
     officer: Actor
     user: User
-    csrf: str
+    cookie: cookies.SessionCookie
     uow: UnitOfWork
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def csrf(self) -> str:
+        return self.cookie.csrf
 
     @property
     def now(self) -> datetime:
@@ -111,9 +115,10 @@ class Page:
         return redirect(self.request, self.container, url, message, kind)
 
 
-def signed_in(request: Request, container: Container) -> tuple[Actor, User, str] | None:
-    """(officer, account, CSRF token) of a valid session whose account is still active, else None."""
-    s = cookies.read_session(container.token_key, request, container.clock.now())
+def signed_in(request: Request, container: Container) -> tuple[Actor, User, cookies.SessionCookie] | None:
+    """(officer, account, cookie) of an open session whose account is still active, else None."""
+    now = container.clock.now()
+    s = cookies.read_session(container.token_key, request, now)
     if s is None:
         return None
     try:
@@ -121,20 +126,23 @@ def signed_in(request: Request, container: Container) -> tuple[Actor, User, str]
     except ValueError:
         return None
     with container.uow(Actor.system("console-auth")) as uow:
+        row = uow.session.get(ConsoleSession, s.digest)
+        if row is None or row.user_id != uid or row.ended_at is not None or row.expires_at <= now:
+            return None  # signed out, or never issued by this server
         user = access.load_officer(uow=uow, user_id=uid)
     if user is None:  # disabled since signing in
         return None
     actor = Actor(kind="user", id=str(user.id), name=user.username, agency_id=user.agency_id, role=Role(user.role))
-    return actor, user, s.csrf
+    return actor, user, s
 
 
 def page_context(request: Request, container: ContainerDep) -> Iterator[Page]:
     who = signed_in(request, container)
     if who is None:
         raise SignInRequired("sign in to use the console")
-    actor, user, csrf = who
+    actor, user, cookie = who
     with container.uow(actor) as uow:
-        yield Page(request=request, container=container, officer=actor, user=user, csrf=csrf, uow=uow)
+        yield Page(request=request, container=container, officer=actor, user=user, cookie=cookie, uow=uow)
 
 
 PageDep = Annotated[Page, Depends(page_context)]
@@ -152,12 +160,18 @@ def page_requires(*roles: Role):
 
 
 # -- CSRF ------------------------------------------------------------------------------------
-def expected_csrf(request: Request, container: Container) -> str | None:
+def expected_csrf(request: Request, container: Container) -> list[str]:
+    """The tokens this browser's forms may carry: its session's, and its pre-session one (shown on
+    pages rendered while signed out, e.g. after a session ended elsewhere). Both live in cookies that
+    another site can neither read nor set."""
+    tokens = []
     s = cookies.read_session(container.token_key, request, container.clock.now())
     if s is not None:
-        return s.csrf
+        tokens.append(s.csrf)
     data = cookies.unsign(container.token_key, "presession", request.cookies.get(cookies.PRE_SESSION_COOKIE))
-    return data.get("c") if data else None
+    if data and isinstance(data.get("c"), str):
+        tokens.append(data["c"])
+    return tokens
 
 
 async def csrf_protect(request: Request, container: ContainerDep) -> None:
@@ -167,7 +181,8 @@ async def csrf_protect(request: Request, container: ContainerDep) -> None:
     if given is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         given = (await request.form()).get(cookies.CSRF_FIELD)
-    if not cookies.tokens_match(expected_csrf(request, container), given if isinstance(given, str) else None):
+    given = given if isinstance(given, str) else None
+    if not any(cookies.tokens_match(token, given) for token in expected_csrf(request, container)):
         raise CsrfRefused("the form's security token was missing or out of date; reload the page and try again")
 
 
