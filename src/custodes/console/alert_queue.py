@@ -3,6 +3,7 @@ resolve them with an outcome and a reason; filters by kind, severity, agency and
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -158,8 +159,7 @@ def stream(page: web.PageDep, kind: str | None = None, severity: str | None = No
 
     def fetch(cursor: alert_feed.AlertFeed) -> tuple[list[tuple[str, str]], alert_feed.AlertFeed]:
         with container.uow(officer) as uow:
-            tick = web.Page(request=page.request, container=container, officer=officer, user=page.user,
-                            csrf=page.csrf, uow=uow)
+            tick = dataclasses.replace(page, uow=uow)  # the same officer and session, this poll's unit of work
             fresh = cursor.poll(uow)
             subjects = _subjects(tick, fresh)
             kept = [a for a in fresh if f.keeps(a, subjects[a.subject_id], tick.now)]
