@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # Browser tests drive Debian's Chromium; Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo test test-sqlite test-postgres serve clean browser
+.PHONY: install demo test test-sqlite test-postgres serve clean browser screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,3 +43,7 @@ serve: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules $(VENDOR)
+
+## Screenshots of the console for the README (a seeded temporary server, Debian's Chromium).
+screenshots: install browser
+	$(BIN)/python -m custodes.lab.screenshots docs/screenshots

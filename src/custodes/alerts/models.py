@@ -17,6 +17,9 @@ AlertCategory = Literal["breach", "device_fault", "integrity", "check_in", "case
 Severity = Literal["low", "medium", "high", "critical"]
 Outcome = Literal["breach_confirmed", "device_fault", "false_alarm", "explained"]
 BREACH_CONFIRMED = "breach_confirmed"  # the adverse outcome, named once so that readers (reports) need no literal
+# What each outcome means to the officer choosing it (the console shows these words).
+OUTCOME_WORDS = {"breach_confirmed": "Breach confirmed", "false_alarm": "No breach (false alarm)",
+                 "device_fault": "Device fault", "explained": "Explained (permitted absence or known cause)"}
 
 
 class Alert(Base):
@@ -40,6 +43,8 @@ class Alert(Base):
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     outcome: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertRead(BaseModel):
@@ -59,9 +64,15 @@ class AlertRead(BaseModel):
     resolved_by: uuid.UUID | None
     outcome: Outcome | None
     reason: str | None
+    assigned_to: uuid.UUID | None = None
+    assigned_at: datetime | None = None
     model_config = {"from_attributes": True}
 
 
 class AlertResolve(BaseModel):
     outcome: Outcome
     reason: str = Field(min_length=3, max_length=2000)
+
+
+class AlertAssign(BaseModel):
+    officer_id: uuid.UUID | None = Field(description="an officer of your agency who handles alerts; null to unassign")

@@ -8,9 +8,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from custodes.access.models import User
 from custodes.access.scope import load_through_subject, subject_visible
-from custodes.alerts.models import Alert, AlertCategory, AlertResolve, Severity
-from custodes.errors import Conflict
+from custodes.alerts.models import (
+    Alert,
+    AlertAssign,
+    AlertCategory,
+    AlertResolve,
+    Severity,
+)
+from custodes.errors import Conflict, Invalid
 from custodes.pagination import paged
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
@@ -47,16 +54,51 @@ def load(*, uow: UnitOfWork, alert_id: uuid.UUID) -> Alert:
 
 def list_alerts(*, uow: UnitOfWork, limit: int, offset: int, status: str | None = None, kind: str | None = None,
                 category: str | None = None, subject_id: uuid.UUID | None = None,
-                since: datetime | None = None) -> tuple[list[Alert], int]:
+                since: datetime | None = None, before: datetime | None = None, severity: str | None = None,
+                agency_id: uuid.UUID | None = None, assigned_to: uuid.UUID | None = None,
+                open_only: bool = False) -> tuple[list[Alert], int]:
     q = (select(Alert).join(Subject, Subject.id == Alert.subject_id).where(subject_visible(uow.actor))
          .order_by(Alert.raised_at.desc(), Alert.id))
     for column, value in ((Alert.status, status), (Alert.kind, kind), (Alert.category, category),
-                          (Alert.subject_id, subject_id)):
+                          (Alert.subject_id, subject_id), (Alert.severity, severity),
+                          (Subject.agency_id, agency_id), (Alert.assigned_to, assigned_to)):
         if value is not None:
             q = q.where(column == value)
+    if open_only:
+        q = q.where(Alert.status != "resolved")
     if since is not None:
         q = q.where(Alert.raised_at >= since)
+    if before is not None:  # "older than": the age filter
+        q = q.where(Alert.raised_at < before)
     return paged(uow.session, q, limit, offset)
+
+
+HANDLER_ROLES = ("caseworker", "reviewer")
+
+
+def assign(*, uow: UnitOfWork, alert_id: uuid.UUID, data: AlertAssign) -> Alert:
+    """Give the alert to one officer of the actor's own agency (or take it back)."""
+    alert = load(uow=uow, alert_id=alert_id)
+    if alert.status == "resolved":
+        raise Conflict("alert is already resolved")
+    if data.officer_id is not None:
+        user = uow.session.scalars(select(User).where(User.id == data.officer_id, User.active.is_(True),
+                                                      User.agency_id == uow.actor.agency_id)).first()
+        if user is None:
+            raise Invalid.field("officer_id", "no active officer of your agency with that id")
+        if user.role not in HANDLER_ROLES:
+            raise Invalid.field("officer_id", f"a {user.role} does not handle alerts")
+    alert.assigned_to = data.officer_id
+    alert.assigned_at = uow.clock.now() if data.officer_id else None
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert
+
+
+def handlers(*, uow: UnitOfWork) -> list[User]:
+    """The officers of the actor's agency an alert may be assigned to."""
+    return list(uow.session.scalars(select(User).where(User.agency_id == uow.actor.agency_id,
+                                                       User.active.is_(True), User.role.in_(HANDLER_ROLES))
+                                    .order_by(User.username)))
 
 
 def acknowledge(*, uow: UnitOfWork, alert_id: uuid.UUID) -> Alert:

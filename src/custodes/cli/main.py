@@ -13,6 +13,7 @@ from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
 from custodes.lab.commands import bench_ingest_command, bench_retention, simulate_command
+from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
 from custodes.lab.rules_bench import bench_rules
@@ -44,6 +45,7 @@ eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
 bench_app.command("ingest")(bench_ingest_command)
 app.command("simulate")(simulate_command)
+bench_app.command("console")(bench_console)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
 bench_app.command("liveness")(bench_liveness_command)

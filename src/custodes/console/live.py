@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-Fetch = Callable[[Any], tuple[list[tuple[str, str]], Any]]
+Fetch = Callable[[Any], tuple[list[tuple[str, str]] | list[tuple[str, str, str]], Any]]
 KEEPALIVE_S = 15.0
 
 
@@ -39,8 +39,9 @@ async def stream(request: Request, fetch: Fetch, cursor: Any, interval_s: float,
     started = last_sent = time.monotonic()
     while not await request.is_disconnected():
         events, cursor = await run_in_threadpool(fetch, cursor)
-        for event, data in events:
-            yield format_event(event, data if isinstance(data, str) else json.dumps(data))
+        for event, data, *event_id in events:  # an optional third item is the event's id (Last-Event-ID)
+            yield format_event(event, data if isinstance(data, str) else json.dumps(data),
+                               event_id[0] if event_id else None)
             last_sent = time.monotonic()
         if time.monotonic() - last_sent > KEEPALIVE_S:
             yield ": keep-alive\n\n"

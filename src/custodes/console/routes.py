@@ -6,9 +6,22 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custodes.console import caseload, errors, my, reporting, subject, views, web
+from custodes.console import (
+    alert_queue,
+    caseload,
+    errors,
+    face_review,
+    inventory,
+    my,
+    order_reviews,
+    reporting,
+    subject,
+    views,
+    web,
+)
 
-ROUTERS = [views.router, caseload.router, subject.router, my.router, reporting.router]
+ROUTERS = [views.router, caseload.router, subject.router, my.router, reporting.router,
+           alert_queue.router, face_review.router, order_reviews.router, inventory.router]
 
 
 class SecurityHeaders:

@@ -15,3 +15,5 @@ from custodes.review import models as _review  # noqa: F401
 from custodes.subject_access import models as _subject_access  # noqa: F401
 from custodes.subjects import models as _subjects  # noqa: F401
 from custodes.telemetry import models as _telemetry  # noqa: F401
+from custodes.orders import reviews as _order_reviews  # noqa: F401
+from custodes.devices import history as _device_history  # noqa: F401

@@ -65,6 +65,8 @@ class DeviceCreate(BaseModel):
 
 class DeviceUpdate(BaseModel):
     status: DeviceStatus
+    reason: str | None = Field(default=None, min_length=3, max_length=2000,
+                               description="why (kept in the device's history)")
 
 
 class DeviceRead(BaseModel):

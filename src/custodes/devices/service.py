@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 
-from custodes.devices import signing
+from custodes.devices import history, signing
 from custodes.devices.models import (
     Assignment,
     AssignmentCreate,
@@ -60,6 +60,7 @@ def register(*, uow: UnitOfWork, data: DeviceCreate, device_key: bytes) -> tuple
                     created_at=uow.clock.now(), **data.model_dump())
     secret = _issue_secret(device, device_key)
     uow.session.add(device)
+    history.move(uow, device, "in_stock", "registered", new=True)
     return device, secret
 
 
@@ -79,7 +80,8 @@ def update(*, uow: UnitOfWork, device_id: uuid.UUID, data: DeviceUpdate) -> Devi
     device = load(uow=uow, device_id=device_id)
     if data.status == "issued" and active_assignment(uow=uow, device_id=device.id, at=uow.clock.now()) is None:
         raise Invalid.field("status", "a device becomes issued by assigning it to a subject")
-    device.status = data.status
+    if data.status != device.status:
+        history.move(uow, device, data.status, data.reason or f"marked {data.status.replace('_', ' ')}")
     return device
 
 
@@ -103,7 +105,7 @@ def assign(*, uow: UnitOfWork, device_id: uuid.UUID, data: AssignmentCreate) -> 
     row = Assignment(id=uuid.uuid4(), device_id=device.id, subject_id=subject.id, starts_at=data.starts_at,
                      ends_at=data.ends_at, created_at=uow.clock.now())
     uow.session.add(row)
-    device.status = "issued"
+    history.move(uow, device, "issued", "assigned", subject_id=subject.id)
     return row
 
 
@@ -126,7 +128,7 @@ def end_assignment(*, uow: UnitOfWork, assignment_id: uuid.UUID, data: Assignmen
     if row.ends_at is not None and row.ends_at <= data.ends_at:
         raise Conflict("the assignment has already ended")
     row.ends_at = data.ends_at
-    device.status = data.device_status
+    history.move(uow, device, data.device_status, "assignment ended", subject_id=row.subject_id)
     return row
 
 

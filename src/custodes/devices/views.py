@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
-from custodes.devices import service
+from custodes.devices import history, returns, service
+from custodes.devices.history import DeviceEventRead
 from custodes.devices.models import (
     AssignmentCreate,
     AssignmentEnd,
@@ -20,6 +21,7 @@ from custodes.devices.models import (
     DeviceStatus,
     DeviceUpdate,
 )
+from custodes.devices.returns import ReturnAnswer, ReturnScan
 from custodes.devices.signing import SignedDevice
 from custodes.pagination import Page
 
@@ -98,3 +100,20 @@ def end_assignment(assignment_id: uuid.UUID, data: AssignmentEnd, uow: Uow) -> A
             dependencies=[requires(*READERS)])
 def subject_assignments(subject_id: uuid.UUID, uow: Uow) -> list[AssignmentRead]:
     return [AssignmentRead.model_validate(a) for a in service.assignments_of_subject(uow=uow, subject_id=subject_id)]
+
+
+@router.get("/devices/{device_id}/history", response_model=list[DeviceEventRead], dependencies=[requires(*READERS)])
+def device_history(device_id: uuid.UUID, uow: Uow) -> list[DeviceEventRead]:
+    """Every state change of the device, newest first, with who made it and why."""
+    device = service.load(uow=uow, device_id=device_id)
+    return [DeviceEventRead.model_validate(e) for e in history.history(uow, device)]
+
+
+@router.post("/device-returns", response_model=ReturnAnswer, dependencies=[requires(*KEEPERS)])
+def return_device(data: ReturnScan, uow: Uow) -> ReturnAnswer:
+    """A scanned return: with `confirm: false` it only says what it would do; with `confirm: true`
+    it ends the active assignment and marks the device returned (or faulty)."""
+    answer = returns.scan_return(uow=uow, data=data)
+    if answer.done:
+        uow.commit()
+    return answer

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from custodes.access.actor import Role
 from custodes.access.deps import Paging, Uow, requires
-from custodes.orders import necessity, service
+from custodes.orders import necessity, reviews, service
 from custodes.orders.models import (
     ConditionCreate,
     ConditionRead,
@@ -20,6 +21,7 @@ from custodes.orders.models import (
     OrderUpdate,
     ReviewTriggerRead,
 )
+from custodes.orders.reviews import DueReview, OrderReviewCreate, OrderReviewRead
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -121,3 +123,27 @@ def replace_condition(condition_id: uuid.UUID, data: ConditionCreate, uow: Uow) 
 def delete_condition(condition_id: uuid.UUID, uow: Uow) -> None:
     service.delete_condition(uow=uow, condition_id=condition_id)
     uow.commit()
+
+
+@router.get("/order-reviews/due", response_model=Page[DueReview], dependencies=[requires(*READERS)])
+def reviews_due(uow: Uow, paging: Paging, within_days: Annotated[int, Query(ge=0, le=365)] = 14) -> Page[DueReview]:
+    """Running orders whose quarterly review is overdue or falls due within `within_days`, most overdue first."""
+    items, total = reviews.due_orders(uow=uow, within_days=within_days, limit=paging.limit, offset=paging.offset)
+    uow.commit()
+    return Page(items=items, total=total, **paging.model_dump())
+
+
+@router.post("/orders/{order_id}/reviews", response_model=OrderReviewRead, status_code=201,
+             dependencies=[requires(*WRITERS)])
+def record_review(order_id: uuid.UUID, data: OrderReviewCreate, uow: Uow) -> OrderReviewRead:
+    """Record a review with its outcome and reasons; the next review falls due one period later."""
+    review = reviews.record_review(uow=uow, order_id=order_id, data=data)
+    uow.commit()
+    return OrderReviewRead.model_validate(review)
+
+
+@router.get("/orders/{order_id}/reviews", response_model=list[OrderReviewRead], dependencies=[requires(*READERS)])
+def list_reviews(order_id: uuid.UUID, uow: Uow) -> list[OrderReviewRead]:
+    items = reviews.reviews_of(uow=uow, order_id=order_id)
+    uow.commit()
+    return [OrderReviewRead.model_validate(r) for r in items]
