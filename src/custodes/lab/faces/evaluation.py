@@ -235,7 +235,7 @@ def _calibrate(images: Path, lfw: Path, path: Path, out: Path) -> Calibration:
             "licence": "LFW research benchmark (no formal licence; the authors say it is not meant to vet "
                        "commercial systems); kept as embeddings only, never images"}
     tuner = Tuner(emb, train, test, versions)
-    cal, levers, extra = fit(tuner, meta)
+    cal, levers, extra = fit(tuner, meta, data_root() / "faces" / "labels")
     cal = Calibration(**{**cal.__dict__, "data": {
         "fitted_on": "LFW View 1 pairsDevTrain.txt: 1,100 genuine pairs; every cross-identity pair of its images; "
                      "cohort: the pairsDevTest images (disjoint people)",
