@@ -42,7 +42,7 @@ class Calibration:
     default_target_fmr: float = DEFAULT_TARGET_FMR
     # Multi-image templates: how a probe's scores against several reference images are combined.
     template_fusion: str = "mean"
-    # Per-template score normalisation: {"file": <npz beside this file>, "top_k": k, "id", "source",
+    # Per-template score normalisation: {"file": <npz beside this file>, "top_fraction": f, "id", "source",
     # "licence"}. Empty: raw fused scores are compared with the thresholds.
     cohort: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)

@@ -36,8 +36,8 @@ def save_cohort(path: Path, vectors: dict[str, np.ndarray], identity_hashes: np.
     np.savez_compressed(path, identity_sha256=np.asarray(identity_hashes), **{k: v.astype(np.float16) for k, v in vectors.items()})
 
 
-def top_k_stats(scores: np.ndarray, top_k: int) -> tuple[float, float]:
-    """Mean and standard deviation of the top_k highest of one template's cohort scores."""
-    k = min(top_k, len(scores))
+def top_stats(scores: np.ndarray, top_fraction: float) -> tuple[float, float]:
+    """Mean and standard deviation of the highest `top_fraction` of one template's cohort scores."""
+    k = max(1, min(len(scores), round(top_fraction * len(scores))))
     top = np.partition(np.asarray(scores, dtype=np.float64), len(scores) - k)[-k:]
     return float(top.mean()), float(top.std() + 1e-3)

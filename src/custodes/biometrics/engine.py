@@ -226,13 +226,13 @@ class FaceEngine:
         `compare` computes, against every cohort face (a few thousand dot products)."""
         if not self.cohort:
             return None
-        from custodes.biometrics.cohort import top_k_stats
+        from custodes.biometrics.cohort import top_stats
 
         raw = {}
         for name, model in self.models.items():
             refs, cohort = embeddings[name], self.cohort[name]
             raw[name] = np.mean([model.similarity(cohort, r) for r in refs], axis=0)
-        mean, std = top_k_stats(self.calibration.fuse(raw), int(self.calibration.cohort["top_k"]))
+        mean, std = top_stats(self.calibration.fuse(raw), float(self.calibration.cohort["top_fraction"]))
         return {"cohort": self.calibration.cohort["id"], "mean": mean, "std": std}
 
     def _as_reference(self, acq: Acquisition) -> Acquisition:

@@ -40,8 +40,7 @@ def identity_hash(name: str) -> str:
 
 
 def _scores(emb: EmbeddedSet, cal: Calibration, cohort_base: Path | None):
-    """(scorer, plain fused n x n, cohort scores n x m or None, final scores n x n). A person's own
-    photos in the cohort are left out of their template's statistics, as for a monitored person."""
+    """(scorer, plain fused n x n, cohort scores n x m or None, final scores n x n)."""
     from custodes.biometrics.cohort import cohort_file, load_cohort
 
     cohort = load_cohort(cal, cohort_base) if cal.cohort else None
@@ -52,9 +51,16 @@ def _scores(emb: EmbeddedSet, cal: Calibration, cohort_base: Path | None):
         return scorer, plain, None, plain
     with np.load(cohort_file(cal, cohort_base), allow_pickle=False) as z:
         cohort_ids = z["identity_sha256"].astype(str)
-    own = np.array([identity_hash(i) for i in emb.identities])[:, None] == cohort_ids[None, :]
-    cohort_scores[own] = -np.inf
-    mu, sd = cohort_stats(cohort_scores, int(cal.cohort["top_k"]))
+    # Cohort faces of anyone in the evaluated set are dropped: a template normalised against the
+    # very impostors it is then compared with would report an optimistic FMR.
+    present = np.isin(cohort_ids, np.array([identity_hash(i) for i in set(emb.identities.tolist())]))
+    keep = ~present
+    if keep.sum() < max(0.5 * len(keep), 100):
+        raise ValueError(f"the cohort {cal.cohort['id']} shares its people with these pairs ({int(present.sum())} of "
+                         f"{len(present)} cohort faces): evaluate on other people, or read the development figures "
+                         "from `--calibrate`'s lever table (which uses the other split as cohort)")
+    cohort_scores = np.ascontiguousarray(cohort_scores[:, keep])
+    mu, sd = cohort_stats(cohort_scores, float(cal.cohort["top_fraction"]))
     return scorer, plain, cohort_scores, (plain - mu[:, None]) / sd[:, None]
 
 
@@ -103,7 +109,8 @@ def evaluate(emb: EmbeddedSet, pairs: list[Pair], cal: Calibration, labels_dir: 
             curves[f"{m.name} alone"] = (g1, i1)
             del matrix
     rows = np.array(sorted(emb.index[p] for p in images_of(pairs)))
-    og, oi, templates = template_trials(plain, emb.identities, rows, cohort_scores, int(cal.cohort.get("top_k", 0)))
+    og, oi, templates = template_trials(plain, emb.identities, rows, cohort_scores,
+                                         float(cal.cohort.get("top_fraction", 0)))
     report["operational"] = {
         "setting": "operational: a template of 3 enrolment photos (mean score, normalised once per template) "
                    "against one probe photo; challenge frames as extra probes are not simulated (LFW has stills only)",
@@ -208,7 +215,13 @@ def eval_faces(
         emb = embed_images(images, images_of(all_pairs), console=console, with_dlib="dlib-resnet" in cal.model_names)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    report = evaluate(emb, all_pairs, cal, labels, out, cohort_base)
+    try:
+        report = evaluate(emb, all_pairs, cal, labels, out, cohort_base)
+    except ValueError as exc:
+        if calibrate is None:
+            _fail(str(exc))
+        console.print(f"calibration written; no report on these pairs: {exc}")
+        return
     report["pairs_files"] = [str(f) for f in pair_files]
     report["calibration_file"] = str(calibrate or calibration or SHIPPED)
     print_report(report)

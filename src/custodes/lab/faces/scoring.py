@@ -63,9 +63,15 @@ def fuse(cal: Calibration, raw: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def cohort_stats(cohort_scores: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and spread of each template's `top_k` highest scores against the cohort (rows)."""
-    k = min(top_k, cohort_scores.shape[1])
+def top_count(top_fraction: float, cohort_size: int) -> int:
+    """How many of the highest cohort scores are used: a fraction of the cohort, so the statistics
+    do not shift when evaluation has to leave some cohort faces out."""
+    return max(1, min(cohort_size, round(top_fraction * cohort_size)))
+
+
+def cohort_stats(cohort_scores: np.ndarray, top_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread of each template's highest `top_fraction` of scores against the cohort (rows)."""
+    k = top_count(top_fraction, cohort_scores.shape[1])
     top = np.partition(cohort_scores, cohort_scores.shape[1] - k, axis=1)[:, -k:].astype(np.float64)
     return top.mean(axis=1).astype(np.float32), (top.std(axis=1) + 1e-3).astype(np.float32)
 
@@ -138,14 +144,14 @@ class Scorer:
         cohort = self.cohort_matrix()
         if cohort is None:
             return fused
-        mu, sd = cohort_stats(cohort, int(self.calibration.cohort["top_k"]))
+        mu, sd = cohort_stats(cohort, float(self.calibration.cohort["top_fraction"]))
         fused -= mu[:, None]
         fused /= sd[:, None]
         return fused
 
 
 def template_trials(fused: np.ndarray, identities: np.ndarray, rows: np.ndarray, cohort_fused: np.ndarray | None = None,
-                    top_k: int = 0, photos: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
+                    top_fraction: float = 0.0, photos: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
     """Operational trials: templates of `photos` photos (mean of their scores, normalised once per
     template by its top-k cohort scores) against one probe photo.
 
@@ -160,7 +166,7 @@ def template_trials(fused: np.ndarray, identities: np.ndarray, rows: np.ndarray,
         row = fused[refs].mean(axis=0)
         if cohort_fused is None:
             return row, 0.0, 1.0
-        mu, sd = cohort_stats(cohort_fused[refs].mean(axis=0)[None], top_k)
+        mu, sd = cohort_stats(cohort_fused[refs].mean(axis=0)[None], top_fraction)
         return row, float(mu[0]), float(sd[0])
 
     gen, imp = [], []

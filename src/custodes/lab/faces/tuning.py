@@ -20,7 +20,7 @@ from custodes.lab.faces.scoring import cohort_stats, fuse, pair_index, similarit
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 FLIPS = ("none", "template", "both")
-TOP_KS = (25, 50, 100, 200, 400)
+TOP_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
 STEP = 0.1
 TEMPLATE_PHOTOS = 3
 
@@ -63,7 +63,7 @@ class Tuner:
         if not cal.cohort:
             return fused
         other = self.rows["test" if split == "train" else "train"]
-        mu, sd = cohort_stats(fused[:, other], int(cal.cohort["top_k"]))
+        mu, sd = cohort_stats(fused[:, other], float(cal.cohort["top_fraction"]))
         return (fused - mu[:, None]) / sd[:, None]
 
     def measure(self, cal: Calibration, splits=("train", "test")) -> dict:
@@ -84,7 +84,7 @@ class Tuner:
         other = self.rows["test" if split == "train" else "train"]
         cohort = fused[:, other] if cal.cohort else None
         g, i, templates = template_trials(fused, self.emb.identities, self.rows[split], cohort,
-                                          int(cal.cohort.get("top_k", 0)), TEMPLATE_PHOTOS)
+                                          float(cal.cohort.get("top_fraction", 0)), TEMPLATE_PHOTOS)
         return {"genuine": len(g), "impostor": len(i), "templates": templates, **fnmrs(g, i)}
 
 
@@ -132,11 +132,11 @@ def fit(tuner: Tuner, cohort_meta: dict, labels_dir=None) -> tuple[Calibration, 
     spec = [(m.name, m.flip, m.weight) for m in best.models]
     record("fusion, weights chosen on train (z-norm, reference flips)", "single-photo", tuner.measure(best), spec=spec)
     # Per-template cohort normalisation, its top-k chosen on train, then the weights again under it.
-    by_k = {k: tuner.measure(tuner.norms(spec, {"top_k": k}), ("train",))["train"] for k in TOP_KS}
+    by_k = {k: tuner.measure(tuner.norms(spec, {"top_fraction": k}), ("train",))["train"] for k in TOP_FRACTIONS}
     top_k = min(by_k, key=lambda k: _key(by_k[k]))
     normed, normed_key = None, None
     for weights in _grid(tuner.models):
-        cal = tuner.norms([(m, "template", w) for m, w in zip(tuner.models, weights, strict=True)], {"top_k": top_k})
+        cal = tuner.norms([(m, "template", w) for m, w in zip(tuner.models, weights, strict=True)], {"top_fraction": top_k})
         train = tuner.measure(cal, ("train",))["train"]
         if normed_key is None or _key(train) < normed_key:
             normed, normed_key = cal, _key(train)
@@ -148,13 +148,13 @@ def fit(tuner: Tuner, cohort_meta: dict, labels_dir=None) -> tuple[Calibration, 
     chosen_norm = normed_key < best_key - 0.005 or (
         normed_key <= best_key + 0.005 and worst["normalised"] is not None and worst["plain"] is not None
         and worst["normalised"] < worst["plain"])
-    record(f"per-template cohort normalisation (top-{top_k} of the other split's faces; k chosen on train "
-           f"from {list(TOP_KS)})", "single-photo",
-           tuner.measure(normed) | {"train_by_top_k": by_k, "train_worst_same_group_fmr_at_1e-03": worst},
+    record(f"per-template cohort normalisation (top {top_k:.0%} of the other split's faces; chosen on train "
+           f"from {list(TOP_FRACTIONS)})", "single-photo",
+           tuner.measure(normed) | {"train_by_top_fraction": by_k, "train_worst_same_group_fmr_at_1e-03": worst},
            kept=chosen_norm, spec=nspec)
     final = normed if chosen_norm else best
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
-    cohort = ({**cohort_meta, "top_k": top_k} if chosen_norm else {})
+    cohort = ({**cohort_meta, "top_fraction": top_k} if chosen_norm else {})
     cal = tuner.norms([(m.name, m.flip, m.weight) for m in final.models], cohort, f"lfw-view1-devtrain-{stamp}")
     cal = Calibration(**{**cal.__dict__, "thresholds": tuner.thresholds(cal)})
     levers[-1 if chosen_norm else -2]["kept"] = True
