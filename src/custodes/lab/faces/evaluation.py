@@ -55,11 +55,12 @@ def _scores(emb: EmbeddedSet, cal: Calibration, cohort_base: Path | None):
     # very impostors it is then compared with would report an optimistic FMR.
     present = np.isin(cohort_ids, np.array([identity_hash(i) for i in set(emb.identities.tolist())]))
     keep = ~present
-    if keep.sum() < max(0.5 * len(keep), 100):
+    if keep.sum() < 100:
         raise ValueError(f"the cohort {cal.cohort['id']} shares its people with these pairs ({int(present.sum())} of "
                          f"{len(present)} cohort faces): evaluate on other people, or read the development figures "
                          "from `--calibrate`'s lever table (which uses the other split as cohort)")
     cohort_scores = np.ascontiguousarray(cohort_scores[:, keep])
+    scorer.cohort_used = {"cohort_faces": int(len(keep)), "left_out_as_people_of_these_pairs": int(present.sum())}
     mu, sd = cohort_stats(cohort_scores, float(cal.cohort["top_fraction"]))
     return scorer, plain, cohort_scores, (plain - mu[:, None]) / sd[:, None]
 
@@ -75,7 +76,7 @@ def evaluate(emb: EmbeddedSet, pairs: list[Pair], cal: Calibration, labels_dir: 
     report: dict = {
         "engine": {"calibration": cal.id, "models": {m.name: m.version for m in cal.models},
                    "fusion": [{"model": m.name, "weight": m.weight, "flip": m.flip} for m in cal.models],
-                   "cohort": {k: v for k, v in cal.cohort.items()} or None},
+                   "cohort": ({**cal.cohort, **getattr(scorer, "cohort_used", {})}) or None},
         "images": len(emb.paths),
         "listed_pairs": {"genuine": int(idx.listed_same.sum()), "impostor": int((~idx.listed_same).sum())},
         "failure_to_acquire": {
