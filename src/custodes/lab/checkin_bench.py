@@ -156,13 +156,15 @@ def measure(count: int, source: str, frames: int, cores: int) -> dict:
     baseline_cal = Calibration(id="baseline-dlib-only", models=(
         ModelNorm("dlib-resnet", DlibModels.load().version, 0.0, 1.0, 1.0, "none"),),
         thresholds={Calibration.key(engine.target_fmr): 0.0}, default_target_fmr=engine.target_fmr)
-    baseline_engine = FaceEngine(baseline_cal)
     with Progress(console=Console(stderr=True)) as progress:
         _run(engine, samples[:5], liveness, "warm-up", progress)
-        baseline = _run(baseline_engine, [(r, p, []) for r, p, _ in samples[5:]], None, "baseline (plain dlib)", progress,
-                        judge=False)
         full = _run(engine, samples[5:], liveness, "check-in", progress, fast=False)
         fast = _run(engine, samples[5:], liveness, "check-in, fast detection (option)", progress, fast=True)
+        # The check-in path's peak, before the baseline loads dlib's ResNet into the same process.
+        checkin_rss = _peak_rss_mb()
+        baseline_engine = FaceEngine(baseline_cal)
+        baseline = _run(baseline_engine, [(r, p, []) for r, p, _ in samples[5:]], None, "baseline (plain dlib)", progress,
+                        judge=False)
     return {
         "source": source, "resolution": "640x480", "cores": cores or os.cpu_count(),
         "engine_version": engine.version,
@@ -171,7 +173,8 @@ def measure(count: int, source: str, frames: int, cores: int) -> dict:
         else "NOT included: liveness package unavailable",
         "load_average_1min": round(os.getloadavg()[0], 2),
         "model_load_s": round(model_load_s, 3), "liveness_model_load_s": round(liveness_load_s, 3),
-        "rss_before_models_mb": round(rss_start, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "rss_before_models_mb": round(rss_start, 1), "peak_rss_mb": round(checkin_rss, 1),
+        "peak_rss_with_baseline_mb": round(_peak_rss_mb(), 1),
         "checkin": full, "checkin_fast_detection_option": fast, "baseline_plain_dlib": baseline,
         "targets": {"median_ms": TARGET_MEDIAN_MS, "peak_rss_mb": TARGET_RSS_MB},
     }
