@@ -95,3 +95,37 @@ def test_enrol_from_acquisitions_equals_enrol_from_photos(engine, lfw_frame):
     from_acquisition = engine.enrol([engine.acquire(photo)])
     for name in from_photo.embeddings:
         assert np.allclose(from_photo.embeddings[name], from_acquisition.embeddings[name], atol=1e-6)
+
+
+# Two people carrying the same race label (and both men), for the same-group impostor test;
+# labels are only used to pick the test case, never by the engine.
+SAME_GROUP = ("Denzel_Washington/Denzel_Washington_0001.jpg", "Denzel_Washington/Denzel_Washington_0004.jpg",
+              "Will_Smith/Will_Smith_0001.jpg")
+
+
+def test_fused_engine_verifies_the_person_and_refuses_someone_of_the_same_group(engine, lfw_frame, lfw_dir):
+    import json
+
+    race = json.loads((lfw_dir.parent / "labels" / "lfw_race_by_identity.json").read_text())
+    assert race["Denzel_Washington"] == race["Will_Smith"] == "african"
+    assert {"sface", "faceres"} <= set(engine.models)  # the fusion, not one model
+    template = engine.enrol([lfw_frame(SAME_GROUP[0])])
+    same = engine.verify(template, lfw_frame(SAME_GROUP[1]))
+    other = engine.verify(template, lfw_frame(SAME_GROUP[2]))
+    assert same.matched, same.as_dict()
+    assert not other.matched, other.as_dict()
+    assert set(same.model_scores) == set(engine.models)
+
+
+def test_scores_are_normalised_by_the_templates_own_cohort_statistics(engine, lfw_frame):
+    template = engine.enrol([lfw_frame(SAME_A[0])])
+    norm = template.cohort_norm
+    assert norm["cohort"] == engine.calibration.cohort["id"] and norm["std"] > 0
+    assert Template.from_bytes(template.to_bytes()).cohort_norm == norm  # computed once, kept
+    result = engine.compare(template, engine.acquire(lfw_frame(SAME_A[1])))
+    raw = float(engine.calibration.fuse(result.model_scores))
+    assert result.score == pytest.approx((raw - norm["mean"]) / norm["std"])
+    # A template whose neighbourhood is more crowded needs a higher raw score to match.
+    crowded = Template(template.model_versions, template.embeddings,
+                       {**norm, "mean": norm["mean"] + norm["std"]})
+    assert engine.compare(crowded, engine.acquire(lfw_frame(SAME_A[1]))).score == pytest.approx(result.score - 1)

@@ -37,10 +37,36 @@ def test_ten_fold_accuracy_and_operating_point():
     rng = np.random.default_rng(1)
     same = np.arange(600) % 2 == 0
     scores = np.where(same, rng.normal(3, 1, 600), rng.normal(0, 1, 600))
-    acc = ten_fold_accuracy(scores, same)
+    acc = ten_fold_accuracy(scores, same, np.arange(600) // 60)
     assert 0.9 < acc["mean"] < 0.98 and len(acc["folds"]) == 10
+    assert ten_fold_accuracy(scores, same) is None  # no folds in the file: no invented split
     row = at_threshold(scores[same], scores[~same], 1.5)
     assert 0 < row["fnmr"] < 0.15 and row["fnmr_ci95"][0] < row["fnmr"] < row["fnmr_ci95"][1]
+
+
+def test_lfw_folds_come_from_the_pairs_file(tmp_path):
+    # LFW pairs.txt: "10 300", then per fold 300 same-person lines and 300 different-person lines.
+    same = ["A_A\t1\t2"] * 3
+    diff = ["A_A\t1\tB_B\t1"] * 3
+    path = tmp_path / "pairs.txt"
+    path.write_text("2\t3\n" + "\n".join(same + diff + same + diff) + "\n")
+    folds = [p.fold for p in read_pairs(path)]
+    assert folds == [0] * 6 + [1] * 6  # not index mod 10
+    path.write_text("2\t3\n" + "\n".join(same + diff) + "\n")
+    with pytest.raises(ValueError, match="folds"):
+        read_pairs(path)
+
+
+def test_det_points_sort_once_and_match_the_threshold_rule():
+    from custodes.biometrics.metrics import det_points
+
+    rng = np.random.default_rng(2)
+    imp, gen = rng.normal(size=200_000).astype(np.float32), rng.normal(3, 1, 2_000).astype(np.float32)
+    fmr, fnmr = det_points(gen, imp)
+    for target in (1e-2, 1e-3, 1e-4):
+        k = int(np.argmin(np.abs(np.log(fmr) - np.log(target))))
+        assert fmr[k] <= target * 1.05
+    assert np.all(np.diff(fmr) >= 0) and np.all(np.diff(fnmr) <= 0)
 
 
 def test_fusion_is_weighted_z_scores():

@@ -50,9 +50,20 @@ class DlibModels:
         folder = models_dir()
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(folder / LANDMARKS_FILE))
-        self.encoder = dlib.face_recognition_model_v1(str(folder / ENCODER_FILE))
+        self._encoder = None
+        self._folder = folder
         self._dlib = dlib
         self.version = f"dlib-{dlib.__version__}/{self.version}"
+
+    @property
+    def encoder(self):
+        """The ResNet encoder (~22 MB), loaded only if a calibration fuses it: detection and
+        landmarks do not need it."""
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    self._encoder = self._dlib.face_recognition_model_v1(str(self._folder / ENCODER_FILE))
+        return self._encoder
 
     @classmethod
     def load(cls) -> DlibModels:

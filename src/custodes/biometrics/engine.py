@@ -48,9 +48,16 @@ def _load_faceres() -> FaceModel:
     return FaceResModel.load()
 
 
+def _load_sface() -> FaceModel:
+    from custodes.biometrics.sface_model import SFaceModel
+
+    return SFaceModel.load()
+
+
 MODEL_REGISTRY: dict[str, Callable[[], FaceModel]] = {
     DlibModels.name: DlibModels.load,
     "faceres": _load_faceres,
+    "sface": _load_sface,
 }
 
 
@@ -76,6 +83,9 @@ class Template:
 
     model_versions: dict[str, str]
     embeddings: dict[str, np.ndarray]  # name -> (n_images, dim) float32
+    # Computed once at enrolment: {"cohort": id, "mean": .., "std": ..} of the template's top-k
+    # fused scores against the calibration's cohort (None when the calibration has no cohort).
+    cohort_norm: dict | None = None
 
     @property
     def images(self) -> int:
@@ -86,6 +96,7 @@ class Template:
         body = {
             "format": "custodes-face-template/1",
             "model_versions": self.model_versions,
+            "cohort_norm": self.cohort_norm,
             "embeddings": {
                 name: {"shape": list(v.shape), "float32_b64": base64.b64encode(v.astype("<f4").tobytes()).decode()}
                 for name, v in self.embeddings.items()
@@ -102,7 +113,7 @@ class Template:
             name: np.frombuffer(base64.b64decode(v["float32_b64"]), dtype="<f4").reshape(v["shape"]).copy()
             for name, v in body["embeddings"].items()
         }
-        return cls(model_versions=dict(body["model_versions"]), embeddings=emb)
+        return cls(model_versions=dict(body["model_versions"]), embeddings=emb, cohort_norm=body.get("cohort_norm"))
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,8 @@ class Comparison:
 
 class FaceEngine:
     def __init__(
-        self, calibration: Calibration | None = None, policy: QualityPolicy = DEFAULT_POLICY, fast_detection: bool = False
+        self, calibration: Calibration | None = None, policy: QualityPolicy = DEFAULT_POLICY, fast_detection: bool = False,
+        cohort_dir=None,
     ) -> None:
         self.calibration = calibration or Calibration.load()
         self.policy = policy
@@ -150,6 +162,9 @@ class FaceEngine:
                 )
             self.models[norm.name] = model
         self._norms = {n.name: n for n in self.calibration.models}
+        from custodes.biometrics.cohort import load_cohort
+
+        self.cohort = load_cohort(self.calibration, cohort_dir)
         self.target_fmr = target_fmr_from_env() or self.calibration.default_target_fmr
         self.calibration.threshold(self.target_fmr)  # fail at start-up, not at the first check-in
 
@@ -202,10 +217,23 @@ class FaceEngine:
             raise ValueError("at least one reference photo is needed")
         acquired = [self._as_reference(p) if isinstance(p, Acquisition) else self.acquire(p, for_template=True)
                     for p in photos]
-        return Template(
-            model_versions=self.model_versions,
-            embeddings={n: np.stack([a.embeddings[n] for a in acquired]).astype(np.float32) for n in self.models},
-        )
+        embeddings = {n: np.stack([a.embeddings[n] for a in acquired]).astype(np.float32) for n in self.models}
+        return Template(model_versions=self.model_versions, embeddings=embeddings,
+                        cohort_norm=self._cohort_norm(embeddings))
+
+    def _cohort_norm(self, embeddings: dict[str, np.ndarray]) -> dict | None:
+        """The template's top-k cohort statistics: the same mean-over-references fused score that
+        `compare` computes, against every cohort face (a few thousand dot products)."""
+        if not self.cohort:
+            return None
+        from custodes.biometrics.cohort import top_stats
+
+        raw = {}
+        for name, model in self.models.items():
+            refs, cohort = embeddings[name], self.cohort[name]
+            raw[name] = np.mean([model.similarity(cohort, r) for r in refs], axis=0)
+        mean, std = top_stats(self.calibration.fuse(raw), float(self.calibration.cohort["top_fraction"]))
+        return {"cohort": self.calibration.cohort["id"], "mean": mean, "std": std}
 
     def _as_reference(self, acq: Acquisition) -> Acquisition:
         """References may average the mirror image too (calibration `flip="template"`)."""
@@ -234,6 +262,11 @@ class FaceEngine:
         target = self.target_fmr if target_fmr is None else target_fmr
         threshold = cal.threshold(target)
         score = float(cal.fuse(raw))
+        if self.cohort:
+            norm = template.cohort_norm
+            if not norm or norm.get("cohort") != cal.cohort["id"]:
+                norm = self._cohort_norm(template.embeddings)  # made before this cohort: same statistics
+            score = (score - norm["mean"]) / norm["std"]
         return Comparison(
             score=score, threshold=threshold, target_fmr=target, matched=score >= threshold,
             engine_version=self.version, model_scores=raw, probes=len(probes), template_images=template.images,

@@ -101,6 +101,8 @@ class DetectedFace:
     box: FaceBox
     landmarks: Landmarks
     detector_score: float = 0.0
+    # YuNet's 5 points (eyes, nose tip, mouth corners) when known: SFace is aligned by them.
+    points5: tuple[Point, ...] | None = None
 
     @property
     def pose(self) -> HeadPose:

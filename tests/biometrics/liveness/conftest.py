@@ -34,6 +34,23 @@ def project(points: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0, sc
     return Landmarks(tuple((float(x), float(y)) for x, y in xy))
 
 
+# YuNet's 5 points on the same head: eye centres, nose tip (further forward than the base),
+# mouth corners; the eye-to-mouth span is about 1.15 inter-eye distances.
+HEAD5 = np.array([
+    [-1.0, 0.0, -0.15],  # eye on the image's left
+    [1.0, 0.0, -0.15],   # eye on the image's right
+    [0.0, 1.2, 1.2],     # nose tip
+    [-0.8, 2.3, 0.3],    # mouth corner, image's left
+    [0.8, 2.3, 0.3],     # mouth corner, image's right
+])
+
+
+@pytest.fixture
+def head5():
+    """`head5(yaw, pitch)` -> YuNet-style 5 points of the same 3-D head."""
+    return lambda yaw=0.0, pitch=0.0, **kw: np.array(project(HEAD5, yaw, pitch, **kw).points)
+
+
 @pytest.fixture
 def head():
     """`head(yaw, pitch)` -> Landmarks of a real (3-D) head."""

@@ -10,6 +10,7 @@ from custodes.biometrics.liveness.challenge import (
     PROMPTS,
     Challenge,
     ChallengeKind,
+    ChallengeRules,
     draw_challenge,
     judge_challenge,
 )
@@ -51,10 +52,20 @@ def test_challenge_round_trips_through_a_dict():
         (ChallengeKind.TURN_LEFT, 30, 8),  # a turn with a little nod is still a turn
     ],
 )
-def test_the_asked_movement_passes(head, kind, yaw, pitch):
-    verdict = judge_challenge(Challenge(kind, "n"), sweep(head, yaw, pitch))
+def test_the_asked_movement_passes(head, head5, kind, yaw, pitch):
+    verdict = judge_challenge(Challenge(kind, "n"), sweep(head, yaw, pitch), points5=sweep(head5, yaw, pitch))
     assert verdict.ok, verdict.reasons
     assert verdict.movement >= verdict.required
+
+
+@pytest.mark.parametrize("kind, pitch", [(ChallengeKind.LOOK_UP, -25), (ChallengeKind.LOOK_DOWN, 25)])
+def test_a_nod_without_depth_or_without_points_does_not_pass(head, head5, kind, pitch):
+    frames = sweep(head, 0, pitch)
+    flat5 = [head5()] * len(frames)  # landmarks that moved like a nod, 5 points that kept their ratios
+    assert "depth could not be measured" in judge_challenge(kind, frames).reasons[0]
+    verdict = judge_challenge(kind, frames, points5=flat5)
+    assert not verdict.ok and "flat picture" in verdict.reasons[0]
+    assert judge_challenge(kind, frames, ChallengeRules(min_depth_change=float("-inf")), points5=flat5).ok
 
 
 @pytest.mark.parametrize("kind", list(ChallengeKind))

@@ -42,6 +42,16 @@ def test_features_have_the_configured_length_and_are_hellinger():
     assert np.allclose((blocks**2).sum(axis=1), 1.0)
 
 
+def test_features_are_mirror_invariant_only_when_configured():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (100, 100, 3), dtype=np.uint8)
+    box = FaceBox(0, 0, 100, 100)
+    mirrored = np.ascontiguousarray(rgb[:, ::-1])
+    assert np.allclose(texture_features(rgb, box), texture_features(mirrored, box))
+    plain = FeatureConfig(mirror=False)
+    assert not np.allclose(texture_features(rgb, box, plain), texture_features(mirrored, box, plain))
+
+
 def test_the_shipped_model_is_small_json_and_round_trips():
     assert MODEL_PATH.stat().st_size < 100_000
     model = load_pad_model()

@@ -15,6 +15,7 @@ from custodes.biometrics.faces import DetectedFace
 from custodes.biometrics.liveness.challenge import (
     DEFAULT_RULES,
     Challenge,
+    ChallengeKind,
     ChallengeRules,
     ChallengeVerdict,
     judge_challenge,
@@ -73,6 +74,17 @@ def _one_face_per_frame(detected) -> tuple[list[DetectedFace | None], list[str],
     return chosen, reasons, notes
 
 
+def _points5(frame: np.ndarray, face: DetectedFace | None):
+    """YuNet's 5 points for the face (searched in its box only, a few ms), for the depth cue."""
+    if face is None:
+        return None
+    if face.points5 is not None:
+        return face.points5
+    from custodes.biometrics.sface_model import get_yunet
+
+    return get_yunet().points_in_box(frame, face.box)
+
+
 def _passive_logits(frames, chosen, model: PadModel) -> list[float | None]:
     return [None if face is None or abs(face.pose.yaw) > PASSIVE_MAX_ABS_YAW else model.score_face(frame, face.box)
             for frame, face in zip(frames, chosen, strict=True)]
@@ -117,7 +129,10 @@ def assess_liveness(
 
     verdict = None
     if challenge is not None:
-        verdict = judge_challenge(challenge, [f.landmarks if f else None for f in chosen], rules, mirrored)
+        points5 = None
+        if challenge.kind in (ChallengeKind.LOOK_UP, ChallengeKind.LOOK_DOWN):
+            points5 = [_points5(frame, face) for frame, face in zip(frames, chosen, strict=True)]
+        verdict = judge_challenge(challenge, [f.landmarks if f else None for f in chosen], rules, mirrored, points5)
         reasons += list(verdict.reasons)
     challenge_ok = None if verdict is None else verdict.ok
     return LivenessResult(

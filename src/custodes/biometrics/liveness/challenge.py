@@ -8,6 +8,7 @@ frame. Pose comes from `HeadPose` (nose offset from the eye line, in inter-eye d
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,12 @@ class ChallengeRules:
     # The face's scale may not jump between frames (a different face or a photo moved close).
     max_scale_change: float = 1.5
     min_frames: int = 2
+    # Look up / look down must also show depth: the nose tip moving against the eye-to-mouth span
+    # (`depth_ratio`). A flat print tilted toward the camera foreshortens nose, eyes and mouth alike,
+    # so the ratio stays put (NUAA's hand-held prints: 90th percentile of its change 0.06-0.07;
+    # YuNet's landmark noise on people sitting still up to 0.10); a real head tipped 20 degrees
+    # changes it by about 0.15 (nose tip ~0.55 inter-eye distances in front of the eyes).
+    min_depth_change: float = 0.08
 
     def threshold(self, kind: ChallengeKind) -> float:
         if kind in (ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT):
@@ -109,6 +116,20 @@ class ChallengeVerdict:
                 "required": self.required, "poses": list(self.poses)}
 
 
+def depth_ratio(points5) -> float:
+    """Where the nose tip sits between the eye line (0) and the mouth line (1), measured across
+    the eye line; from YuNet's 5 points (eyes, nose tip, mouth corners). Invariant under any
+    affine image of a flat face, so only a 3-D head moves it."""
+    p = [(float(x), float(y)) for x, y in points5]
+    (ax, ay), (bx, by), (nx, ny), (lx, ly), (rx, ry) = p
+    dist = math.hypot(bx - ax, by - ay) or 1.0
+    ux, uy = (bx - ax) / dist, (by - ay) / dist
+    mx, my = (ax + bx) / 2, (ay + by) / 2
+    nose = -(nx - mx) * uy + (ny - my) * ux
+    mouth = -((lx + rx) / 2 - mx) * uy + ((ly + ry) / 2 - my) * ux
+    return nose / mouth if mouth else 0.0
+
+
 def _opposite(kind: ChallengeKind) -> ChallengeKind:
     axis, sign = _EXPECTED[kind]
     return next(k for k, (a, s) in _EXPECTED.items() if a == axis and s == -sign)
@@ -119,11 +140,13 @@ def judge_challenge(
     landmarks: Sequence[Landmarks | None],
     rules: ChallengeRules = DEFAULT_RULES,
     mirrored: bool = False,
+    points5: Sequence | None = None,
 ) -> ChallengeVerdict:
     """Is the asked head movement visible in the frames? `landmarks[0]` is the neutral frame.
 
     `None` stands for a frame where no single face was found. `mirrored` is for devices that
-    store selfie frames flipped left-right.
+    store selfie frames flipped left-right. `points5` (YuNet's 5 points per frame, or None) is
+    needed for look up / look down, whose depth cue it gives.
     """
     kind = challenge.kind if isinstance(challenge, Challenge) else ChallengeKind(challenge)
     poses = [lm.pose() if lm is not None else None for lm in landmarks]
@@ -161,6 +184,8 @@ def judge_challenge(
     backwards = max(-m for m, _ in moves)
     if best >= required:
         if best / required >= rules.dominance * side / other_required:
+            if axis == "pitch":
+                return _with_depth(kind, usable, moves, required, points5, rules, best, shown)
             return ChallengeVerdict(True, (), best, required, shown)
         return fail(f"the head moved mostly on the wrong axis: asked to {kind.value.replace('_', ' ')}",
                     movement=best)
@@ -171,3 +196,20 @@ def judge_challenge(
         return fail("no head movement visible in the frames", movement=best)
     return fail(f"head movement too small: {best:.2f} of the {required:.2f} needed to "
                 f"{kind.value.replace('_', ' ')}", movement=best)
+
+
+def _with_depth(kind, usable, moves, required, points5, rules, best, shown) -> ChallengeVerdict:
+    """Accept a look up / look down only if a frame that shows the movement also shows depth."""
+    def fail(reason: str) -> ChallengeVerdict:
+        return ChallengeVerdict(False, (reason,), best, required, shown)
+
+    if points5 is None or points5[0] is None:
+        return fail("the head's depth could not be measured: look up / look down needs the 5-point landmarks")
+    sign = -1 if kind is ChallengeKind.LOOK_UP else 1
+    neutral = depth_ratio(points5[0])
+    depth = [sign * (depth_ratio(points5[i]) - neutral) for (i, _, _), (m, _) in zip(usable[1:], moves, strict=True)
+             if m >= required and points5[i] is not None]
+    if depth and max(depth) >= rules.min_depth_change:
+        return ChallengeVerdict(True, (), best, required, shown)
+    return fail("the face tilted like a flat picture, without the nose moving in depth: "
+                f"{'look up' if sign < 0 else 'look down'} by tipping the head itself")

@@ -32,15 +32,19 @@ class FeatureConfig:
     margin: float = 0.0  # widening of the detector box on each side (0 = the box itself)
     radii: tuple[int, ...] = (1, 2)
     colour_spaces: tuple[str, ...] = ("HSV", "YCrCb")
+    # Average the features of the crop and its mirror image, so the score does not depend on
+    # whether a device stores selfies flipped (LBP codes are not symmetric). Older models: False.
+    mirror: bool = True
 
     def as_dict(self) -> dict:
-        return {"size": self.size, "margin": self.margin, "radii": list(self.radii),
+        body = {"size": self.size, "margin": self.margin, "radii": list(self.radii),
                 "colour_spaces": list(self.colour_spaces), "histogram": "lbp-u2-8", "transform": "sqrt"}
+        return body | ({"mirror": True} if self.mirror else {})
 
     @classmethod
     def from_dict(cls, body: dict) -> FeatureConfig:
         return cls(size=int(body["size"]), margin=float(body["margin"]), radii=tuple(body["radii"]),
-                   colour_spaces=tuple(body["colour_spaces"]))
+                   colour_spaces=tuple(body["colour_spaces"]), mirror=bool(body.get("mirror", False)))
 
 
 @cache
@@ -89,16 +93,24 @@ def face_crop(rgb: np.ndarray, box: FaceBox, config: FeatureConfig) -> np.ndarra
 _CONVERSIONS = {"HSV": cv2.COLOR_RGB2HSV, "YCrCb": cv2.COLOR_RGB2YCrCb, "Lab": cv2.COLOR_RGB2Lab}
 
 
-def texture_features(rgb: np.ndarray, box: FaceBox, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The feature vector of one face: sqrt of each LBP histogram (Hellinger), concatenated."""
-    crop = face_crop(rgb, box, config)
+def _histograms(crop: np.ndarray, config: FeatureConfig) -> np.ndarray:
     parts = []
     for space in config.colour_spaces:
         converted = cv2.cvtColor(crop, _CONVERSIONS[space])
         for k in range(3):
             for radius in config.radii:
                 parts.append(lbp_histogram(converted[:, :, k], radius))
-    return np.sqrt(np.concatenate(parts))
+    return np.concatenate(parts)
+
+
+def texture_features(rgb: np.ndarray, box: FaceBox, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """The feature vector of one face: sqrt of each LBP histogram (Hellinger), concatenated.
+    With `config.mirror`, each histogram is the mean of the crop's and its mirror image's."""
+    crop = face_crop(rgb, box, config)
+    hist = _histograms(crop, config)
+    if config.mirror:
+        hist = (hist + _histograms(np.ascontiguousarray(crop[:, ::-1]), config)) / 2
+    return np.sqrt(hist)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from custodes.biometrics.faces import DetectedFace, FaceBox
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: SFace on YuNet landmarks, YuNet box and points
 
 
 def cache_root() -> Path:
@@ -30,7 +30,8 @@ def cache_root() -> Path:
 class ImageRecord:
     """Everything evaluation needs from one image."""
 
-    vectors: dict[str, np.ndarray]  # dlib, dlib_flip, faceres, faceres_flip
+    # dlib, dlib_flip, faceres, faceres_flip, sface, sface_flip; yunet (15 floats, or empty)
+    vectors: dict[str, np.ndarray]
     detected: bool
     faces: int
     gate_reason: str | None
@@ -86,15 +87,39 @@ def refresh_quality(record: ImageRecord, rgb: np.ndarray, dlib_models) -> ImageR
     return ImageRecord(record.vectors, record.detected, len(faces), report.reason, figures)
 
 
-def compute_record(rgb: np.ndarray, dlib_models, faceres=None) -> ImageRecord:
-    """Detect, grade and embed one evaluation image with dlib (and FaceRes), plain and flipped."""
+def _central_yunet(rgb: np.ndarray, yunet) -> np.ndarray:
+    rows = yunet.detect(rgb)
+    if not len(rows):
+        return np.zeros(0, np.float32)
+    h, w = rgb.shape[:2]
+    centres = rows[:, :2] + rows[:, 2:4] / 2
+    return rows[int(np.argmin(np.sum((centres - (w / 2, h / 2)) ** 2, axis=1)))]
+
+
+def sface_vectors(rgb: np.ndarray, face: DetectedFace, yunet, sface) -> dict[str, np.ndarray]:
+    """SFace plain and flipped, aligned by YuNet's 5 points for the central face (if YuNet finds
+    none, by the dlib eye centres), and YuNet's row (empty when it found no face)."""
+    from custodes.biometrics.sface_model import align, align_by_eyes
+
+    row = _central_yunet(rgb, yunet)
+    chip = align(rgb, row[4:14]) if len(row) else align_by_eyes(rgb, face.landmarks.eye_left, face.landmarks.eye_right)
+    both = sface.embed_aligned(np.stack([chip, np.ascontiguousarray(chip[:, ::-1])]))
+    return {"sface": both[0], "sface_flip": both[1], "yunet": row}
+
+
+def compute_record(rgb: np.ndarray, dlib_models, faceres=None, yunet=None, sface=None,
+                   skip_dlib: bool = False) -> ImageRecord:
+    """Detect, grade and embed one evaluation image with dlib (and FaceRes, SFace), plain and flipped.
+
+    skip_dlib leaves out dlib's ResNet (84 ms a face, the costliest step) when the engine does
+    not use it; HOG and dlib's landmarks still run (the gate and FaceRes's box need them)."""
     from custodes.biometrics.quality import assess
 
     faces = dlib_models.detect(rgb)
     report = assess(rgb.shape, faces, dlib_models.chip(rgb, faces[0]) if faces else None)
     face, detected = _central_face(rgb, faces, dlib_models.landmarks_for_box)
     chip = dlib_models.chip(rgb, face)
-    vectors = {
+    vectors = {} if skip_dlib else {
         "dlib": dlib_models.embed_chip(chip),
         "dlib_flip": dlib_models.embed_chip(chip[:, ::-1]),
     }
@@ -102,5 +127,7 @@ def compute_record(rgb: np.ndarray, dlib_models, faceres=None) -> ImageRecord:
         crop = faceres.crop(rgb, face)
         vectors["faceres"] = faceres.embed_crops(crop[None])[0]
         vectors["faceres_flip"] = faceres.embed_crops(np.ascontiguousarray(crop[None, :, ::-1]))[0]
+    if sface is not None:
+        vectors.update(sface_vectors(rgb, face, yunet, sface))
     figures = {k: float(v) for k, v in report.figures.items()}
     return ImageRecord(vectors, detected, len(faces), report.reason, figures)

@@ -32,6 +32,9 @@ class Pair:
     a: str  # relative image path, e.g. "Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
     b: str
     same: bool
+    # The benchmark fold, when the file defines folds (LFW pairs.txt: "10 300", then 10 sets of
+    # 300 same + 300 different pairs); None for files without folds (View 1 development files).
+    fold: int | None = None
 
 
 def identity(rel: str) -> str:
@@ -45,16 +48,22 @@ def image_path(name: str, number: str) -> str:
 def read_pairs(path: Path) -> list[Pair]:
     pairs = []
     lines = Path(path).read_text().splitlines()
+    header = lines[0].split() if lines else []
+    per_fold = 2 * int(header[1]) if len(header) == 2 and all(h.isdigit() for h in header) else None
     for lineno, line in enumerate(lines[1:], start=2):
         parts = line.split()
         if len(parts) == 3:
-            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[0], parts[2]), True))
+            fold = len(pairs) // per_fold if per_fold else None
+            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[0], parts[2]), True, fold))
         elif len(parts) == 4:
-            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[2], parts[3]), False))
+            fold = len(pairs) // per_fold if per_fold else None
+            pairs.append(Pair(image_path(parts[0], parts[1]), image_path(parts[2], parts[3]), False, fold))
         elif parts:
             raise ValueError(f"{path}:{lineno}: not an LFW pair line: {line!r}")
     if not pairs:
         raise ValueError(f"{path}: no pairs found")
+    if per_fold and len(pairs) != per_fold * int(header[0]):
+        raise ValueError(f"{path}: header promises {header[0]} folds of {per_fold} pairs, found {len(pairs)} pairs")
     return pairs
 
 
@@ -87,14 +96,25 @@ class EmbeddedSet:
         return [judge(r.figures, policy or DEFAULT_POLICY) for r in self.records]
 
 
-def embed_images(images_dir: Path, rel_paths: list[str], *, console=None) -> EmbeddedSet:
-    """Embed every image (cached per image), with a progress bar."""
+def embed_images(images_dir: Path, rel_paths: list[str], *, console=None, part: tuple[int, int] | None = None,
+                 with_dlib: bool = False) -> EmbeddedSet:
+    """Embed every image (cached per image), with a progress bar.
+
+    part=(k, n) embeds only every n-th image from the k-th (to fill the cache in n processes).
+    with_dlib adds dlib's ResNet vectors (the engine no longer fuses them; kept for comparison)."""
+    if part is not None:
+        rel_paths = rel_paths[part[0]::part[1]]
     from custodes.biometrics.dlib_model import DlibModels
     from custodes.biometrics.faceres_model import FaceResModel
     from custodes.biometrics.image_input import load_rgb
 
-    dlib_models, faceres = DlibModels.load(), FaceResModel.load()
-    cache = EmbeddingCache({"dlib": dlib_models.version, "faceres": faceres.version})
+    from custodes.biometrics.sface_model import SFaceModel, YuNet
+
+    dlib_models, faceres, sface, yunet = DlibModels.load(), FaceResModel.load(), SFaceModel.load(), YuNet()
+    versions = {"faceres": faceres.version, "sface": sface.version, "yunet": yunet.version}
+    if with_dlib:
+        versions["dlib"] = dlib_models.version
+    cache = EmbeddingCache(versions)
     records: list[ImageRecord] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -109,7 +129,7 @@ def embed_images(images_dir: Path, rel_paths: list[str], *, console=None) -> Emb
             if record is None:
                 if not path.exists():
                     raise FileNotFoundError(f"{path} is referenced by the pairs file but missing")
-                record = compute_record(load_rgb(path), dlib_models, faceres)
+                record = compute_record(load_rgb(path), dlib_models, faceres, yunet, sface, skip_dlib=not with_dlib)
                 cache.put(path, record)
             records.append(record)
             progress.advance(task)

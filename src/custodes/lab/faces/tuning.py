@@ -1,8 +1,10 @@
-"""Fit the shipped calibration on the development training pairs, and measure each accuracy lever.
+"""Fit the calibration on the development training pairs, and measure each accuracy lever.
 
 Protocol (LFW View 1): train and test pairs use disjoint people. Thresholds come from every
-cross-identity pair among the training images (millions, so FMR 1e-4 is estimable); the same
-thresholds are then applied to the test images, whose people were never seen in fitting.
+cross-identity pair among the training images (millions, so FMR 1e-4 is estimable). Lever
+figures are FNMR at each split's own thresholds; choices are made on train only. The cohort for
+per-template normalisation is always the *other* split's faces, so no template is ever
+normalised against its own person.
 """
 
 from __future__ import annotations
@@ -12,172 +14,155 @@ from itertools import product
 
 import numpy as np
 
-from custodes.biometrics.calibration import (
-    Calibration,
-    ModelNorm,
-    fnmr_at,
-    threshold_at_fmr,
-)
+from custodes.biometrics.calibration import Calibration, ModelNorm, fnmr_at, threshold_at_fmr
 from custodes.lab.faces.lfw import EmbeddedSet, Pair, images_of
-from custodes.lab.faces.scoring import PairIndex, pair_index, similarity_matrix
+from custodes.lab.faces.scoring import cohort_stats, fuse, pair_index, similarity_matrix, template_trials
 
 TARGETS = (1e-2, 1e-3, 1e-4)
 FLIPS = ("none", "template", "both")
-# Flipping the probe doubles the embedding cost at check-in time; dlib's 84 ms twice breaks the
-# 150 ms budget, so only these variants are candidates for the engine (the others are measured).
-ENGINE_FLIPS = {"dlib-resnet": ("none", "template"), "faceres": FLIPS}
-WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+TOP_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
+STEP = 0.1
+TEMPLATE_PHOTOS = 3
 
 
-def _norm(raw: np.ndarray, idx: PairIndex) -> tuple[float, float]:
-    imp = raw[idx.imp_i, idx.imp_j]
-    return float(imp.mean()), float(imp.std())
-
-
-def _fnmrs(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, float]:
+def fnmrs(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, float]:
     return {f"{t:.0e}": fnmr_at(genuine, threshold_at_fmr(impostor, t)) for t in (1e-3, 1e-4)}
+
+
+def _key(result: dict) -> float:
+    return result["1e-03"] + result["1e-04"]
 
 
 class Tuner:
     """Raw similarity matrices for every (model, flip) variant over one embedded set."""
 
     def __init__(self, emb: EmbeddedSet, train: list[Pair], test: list[Pair], versions: dict[str, str]) -> None:
-        self.emb, self.versions = emb, versions
-        self.train = pair_index(emb, train, images_of(train))
-        self.test = pair_index(emb, test, images_of(test))
-        self.raw = {(m, f): similarity_matrix(emb, m, f) for m, f in product(("dlib-resnet", "faceres"), FLIPS)}
+        self.emb, self.versions, self.models = emb, versions, tuple(versions)
+        self.split = {"train": pair_index(emb, train, images_of(train)), "test": pair_index(emb, test, images_of(test))}
+        self.rows = {s: np.array(sorted(emb.index[p] for p in images_of(pairs)))
+                     for s, pairs in (("train", train), ("test", test))}
+        self._raw: dict[tuple[str, str], np.ndarray] = {}
 
-    def calibration(self, spec: list[tuple[str, str, float]], cal_id: str) -> Calibration:
-        norms = []
+    def raw(self, model: str, flip: str) -> np.ndarray:
+        if (model, flip) not in self._raw:
+            self._raw[(model, flip)] = similarity_matrix(self.emb, model, flip)
+        return self._raw[(model, flip)]
+
+    def norms(self, spec: list[tuple[str, str, float]], cohort: dict | None = None, cal_id: str = "probe") -> Calibration:
+        """A calibration whose z-norms come from the training impostors (thresholds added by `fit`)."""
+        idx = self.split["train"]
+        models = []
         for model, flip, weight in spec:
-            mean, std = _norm(self.raw[(model, flip)], self.train)
-            norms.append(ModelNorm(model, self.versions[model], mean, std, weight, flip))
-        base = Calibration(id=cal_id, models=tuple(norms), thresholds={})
-        fused = self.fused(base)
-        imp = fused[self.train.imp_i, self.train.imp_j]
-        thresholds = {Calibration.key(t): threshold_at_fmr(imp, t) for t in TARGETS}
-        return Calibration(id=cal_id, models=tuple(norms), thresholds=thresholds)
+            imp = self.raw(model, flip)[idx.imp_i, idx.imp_j]
+            models.append(ModelNorm(model, self.versions[model], float(imp.mean()), float(imp.std()), weight, flip))
+        return Calibration(id=cal_id, models=tuple(models), thresholds={}, cohort=cohort or {})
 
-    def fused(self, cal: Calibration) -> np.ndarray:
-        return cal.fuse({m.name: self.raw[(m.name, m.flip)] for m in cal.models}).astype(np.float32)
+    def scores(self, cal: Calibration, split: str) -> np.ndarray:
+        """n x n scores as the engine computes them for templates of this split's people."""
+        fused = fuse(cal, {m.name: self.raw(m.name, m.flip) for m in cal.models})
+        if not cal.cohort:
+            return fused
+        other = self.rows["test" if split == "train" else "train"]
+        mu, sd = cohort_stats(fused[:, other], float(cal.cohort["top_fraction"]))
+        return (fused - mu[:, None]) / sd[:, None]
 
-    def measure(self, cal: Calibration, matrix: np.ndarray | None = None) -> dict:
-        """FNMR at own-impostor thresholds on train and test, and test FNMR/FMR at the fitted thresholds."""
-        m = self.fused(cal) if matrix is None else matrix
+    def measure(self, cal: Calibration, splits=("train", "test")) -> dict:
         out = {}
-        for split, idx in (("train", self.train), ("test", self.test)):
-            out[split] = _fnmrs(m[idx.gen_i, idx.gen_j], m[idx.imp_i, idx.imp_j])
-        if cal.thresholds:
-            g, i = m[self.test.gen_i, self.test.gen_j], m[self.test.imp_i, self.test.imp_j]
-            thr = cal.threshold(1e-3)
-            out["test_at_fitted_1e-03"] = {"fnmr": fnmr_at(g, thr), "fmr": float(np.mean(i >= thr))}
+        for split in splits:
+            idx, m = self.split[split], self.scores(cal, split)
+            out[split] = fnmrs(m[idx.gen_i, idx.gen_j], m[idx.imp_i, idx.imp_j])
         return out
 
-    def cohort_normalised(self, cal: Calibration, top_k: int = 200) -> dict:
-        """Symmetric cohort normalisation: each side's score against the other split's people."""
-        m = self.fused(cal)
-        result = {}
-        for split, idx, cohort_idx in (("train", self.train, self.test), ("test", self.test, self.train)):
-            cohort = np.unique(np.concatenate([cohort_idx.gen_i, cohort_idx.imp_i, cohort_idx.imp_j]))
-            block = np.sort(m[:, cohort], axis=1)[:, -top_k:]  # the most similar cohort faces
-            mu, sd = block.mean(axis=1), block.std(axis=1) + 1e-6
+    def thresholds(self, cal: Calibration) -> dict[str, float]:
+        idx, m = self.split["train"], self.scores(cal, "train")
+        imp = m[idx.imp_i, idx.imp_j]
+        return {Calibration.key(t): threshold_at_fmr(imp, t) for t in TARGETS}
 
-            def norm(i, j):
-                s = m[i, j]
-                return 0.5 * ((s - mu[i]) / sd[i] + (s - mu[j]) / sd[j])
-
-            result[split] = _fnmrs(norm(idx.gen_i, idx.gen_j), norm(idx.imp_i, idx.imp_j))
-        return result
-
-    def multi_image(self, cal: Calibration) -> dict:
-        """Template of several photos (all of a person's other images) vs one probe, mean score."""
-        m = self.fused(cal)
-        out = {}
-        for split, idx in (("train", self.train), ("test", self.test)):
-            ids = self.emb.identities
-            rows = np.unique(np.concatenate([idx.gen_i, idx.gen_j, idx.imp_i, idx.imp_j]))
-            by_id: dict[str, np.ndarray] = {}
-            for r in rows:
-                by_id.setdefault(ids[r], []).append(r)
-            multi = {k: np.array(v) for k, v in by_id.items() if len(v) >= 3}
-            gen_single, gen_multi, imp_multi = [], [], []
-            for person, members in multi.items():
-                for probe in members:
-                    refs = members[members != probe]
-                    gen_multi.append(m[refs, probe].mean())  # rows are references, columns probes
-                    gen_single.append(m[refs[0], probe])
-            people = list(multi)
-            for a, person in enumerate(people):
-                refs = multi[person]
-                others = rows[ids[rows] != person]
-                imp_multi.append(m[np.ix_(refs, others)].mean(axis=0))
-            imp_multi_a = np.concatenate(imp_multi) if imp_multi else np.array([])
-            imp_single = m[idx.imp_i, idx.imp_j]
-            out[split] = {
-                "people_with_3_or_more_images": len(multi),
-                "single_reference": _fnmrs(np.array(gen_single), imp_single),
-                "multi_reference": _fnmrs(np.array(gen_multi), imp_multi_a),
-            }
-        return out
+    def operational(self, cal: Calibration, split: str) -> dict:
+        """Templates of 3 photos (mean score, normalised per template) against one probe photo."""
+        fused = fuse(cal, {m.name: self.raw(m.name, m.flip) for m in cal.models})
+        other = self.rows["test" if split == "train" else "train"]
+        cohort = fused[:, other] if cal.cohort else None
+        g, i, templates = template_trials(fused, self.emb.identities, self.rows[split], cohort,
+                                          float(cal.cohort.get("top_fraction", 0)), TEMPLATE_PHOTOS)
+        return {"genuine": len(g), "impostor": len(i), "templates": templates, **fnmrs(g, i)}
 
 
-def quality_weighted(tuner: Tuner, cal: Calibration) -> dict:
-    """Fusion weight chosen separately for pairs whose sharper-or-worse image is below the median."""
-    norms = {m.name: m for m in cal.models}
-    if set(norms) != {"dlib-resnet", "faceres"}:
-        return {}
-    z = {n: (tuner.raw[(n, m.flip)] - m.impostor_mean) / m.impostor_std for n, m in norms.items()}
-    sharp = np.array([r.figures.get("sharpness", 0.0) for r in tuner.emb.records])
-    median = float(np.median(sharp[np.unique(np.concatenate([tuner.train.gen_i, tuner.train.gen_j]))]))
-
-    def scores(idx_i, idx_j, w_lo, w_hi):
-        low = np.minimum(sharp[idx_i], sharp[idx_j]) < median
-        w = np.where(low, w_lo, w_hi)
-        return w * z["dlib-resnet"][idx_i, idx_j] + (1 - w) * z["faceres"][idx_i, idx_j]
-
-    def run(idx, w_lo, w_hi):
-        return _fnmrs(scores(idx.gen_i, idx.gen_j, w_lo, w_hi), scores(idx.imp_i, idx.imp_j, w_lo, w_hi))
-
-    best = min(product(WEIGHTS, WEIGHTS), key=lambda w: tuple(run(tuner.train, *w).values()))
-    return {"weights_low_high": best, "sharpness_median": median,
-            "train": run(tuner.train, *best), "test": run(tuner.test, *best)}
+def _grid(models: tuple[str, ...]):
+    steps = int(round(1 / STEP))
+    for parts in product(range(steps + 1), repeat=len(models)):
+        if sum(parts) == steps:
+            yield tuple(round(p * STEP, 2) for p in parts)
 
 
-def fit(tuner: Tuner) -> tuple[Calibration, list[dict]]:
-    """Measure every lever, choose on the training split only, and return the calibration to ship."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+def worst_same_group_fmr(tuner: Tuner, cal: Calibration, labels_dir, split: str = "train") -> float | None:
+    """The highest same-group FMR, at the split's own global 1e-3 threshold, over the labelled
+    groups with at least 10,000 same-group impostor pairs (10 expected false matches)."""
+    from custodes.biometrics.fairness import NOT_A_GROUP, load_labels, per_group
+
+    if labels_dir is None or not labels_dir.exists():
+        return None
+    idx, m = tuner.split[split], tuner.scores(cal, split)
+    thr = threshold_at_fmr(m[idx.imp_i, idx.imp_j], 1e-3)
+    groups = per_group(tuner.emb.paths, load_labels(labels_dir), m, idx.gen_i, idx.gen_j, idx.imp_i, idx.imp_j, thr, 1e-3)
+    rates = [r["same_group_fmr"] for rows in groups.values() for r in rows
+             if r["group"] not in NOT_A_GROUP and r["same_group_impostor_pairs"] >= 10_000]
+    return max(rates) if rates else None
+
+
+def fit(tuner: Tuner, cohort_meta: dict, labels_dir=None) -> tuple[Calibration, list[dict], dict]:
+    """Measure every lever, choose on the training split only; returns (calibration, levers, extra)."""
     levers: list[dict] = []
 
-    def record(name: str, cal: Calibration, kept: bool | None = None, result: dict | None = None) -> dict:
-        row = {"lever": name, "spec": [(m.name, m.flip, m.weight) for m in cal.models],
-               "result": result or tuner.measure(cal), "kept": kept}
+    def record(name: str, setting: str, result: dict, kept: bool = False, spec=None) -> dict:
+        row = {"lever": name, "setting": setting, "spec": spec, "result": result, "kept": kept}
         levers.append(row)
         return row
 
-    for model in ("dlib-resnet", "faceres"):
-        for flip in FLIPS:
-            label = {"none": "", "template": " + flip (reference only)", "both": " + flip (reference and probe)"}[flip]
-            record(f"{model}{label}", tuner.calibration([(model, flip, 1.0)], "probe"))
+    flip_label = {"none": "", "template": " + flip (reference only)", "both": " + flip (reference and probe)"}
+    for model, flip in product(tuner.models, FLIPS):
+        record(f"{model}{flip_label[flip]}", "single-photo", tuner.measure(tuner.norms([(model, flip, 1.0)])))
+    # Reference-side flips are free at check-in time; probe-side ones cost a second embedding.
     best, best_key = None, None
-    for w, dflip, fflip in product(WEIGHTS, ENGINE_FLIPS["dlib-resnet"], ENGINE_FLIPS["faceres"]):
-        cal = tuner.calibration([("dlib-resnet", dflip, w), ("faceres", fflip, round(1 - w, 2))], "probe")
-        train = tuner.measure(cal)["train"]
-        key = (train["1e-03"], train["1e-04"])
-        if best_key is None or key < best_key:
-            best, best_key = cal, key
-    equal = tuner.calibration([("dlib-resnet", "none", 0.5), ("faceres", "none", 0.5)], "probe")
-    record("fusion dlib + FaceRes, z-norm, equal weights", equal)
-    final_id = f"lfw-view1-devtrain-{stamp}"
-    chosen = tuner.calibration([(m.name, m.flip, m.weight) for m in best.models], final_id)
-    record("fusion, weight and flips chosen on train", chosen, kept=True)
-    record("cohort normalisation (top-200 cohort)", chosen, result=tuner.cohort_normalised(chosen))
-    record("multi-image enrolment (mean score)", chosen, result=tuner.multi_image(chosen))
-    record("quality-weighted fusion (weight by sharpness half)", chosen, result=quality_weighted(tuner, chosen))
-    base = levers[-4]["result"]["train"]
-    for row in levers[-3:]:
-        train = row["result"].get("train", {})
-        train = train.get("multi_reference", train)
-        ref = row["result"].get("train", {}).get("single_reference", base)
-        # Half a point at FMR 1e-3 is ~5 of 1,100 pairs: smaller gains are within noise.
-        row["helps_on_train"] = bool(train) and train["1e-03"] <= ref["1e-03"] - 0.005 and train["1e-04"] <= ref["1e-04"]
-    return chosen, levers
+    for weights in _grid(tuner.models):
+        cal = tuner.norms([(m, "template", w) for m, w in zip(tuner.models, weights, strict=True)])
+        train = tuner.measure(cal, ("train",))["train"]
+        if best_key is None or _key(train) < best_key:
+            best, best_key = cal, _key(train)
+    spec = [(m.name, m.flip, m.weight) for m in best.models]
+    record("fusion, weights chosen on train (z-norm, reference flips)", "single-photo", tuner.measure(best), spec=spec)
+    # Per-template cohort normalisation, its top-k chosen on train, then the weights again under it.
+    by_k = {k: tuner.measure(tuner.norms(spec, {"top_fraction": k}), ("train",))["train"] for k in TOP_FRACTIONS}
+    top_k = min(by_k, key=lambda k: _key(by_k[k]))
+    normed, normed_key = None, None
+    for weights in _grid(tuner.models):
+        cal = tuner.norms([(m, "template", w) for m, w in zip(tuner.models, weights, strict=True)], {"top_fraction": top_k})
+        train = tuner.measure(cal, ("train",))["train"]
+        if normed_key is None or _key(train) < normed_key:
+            normed, normed_key = cal, _key(train)
+    nspec = [(m.name, m.flip, m.weight) for m in normed.models]
+    normed_key = _key(tuner.measure(normed, ("train",))["train"])
+    worst = {name: worst_same_group_fmr(tuner, c, labels_dir) for name, c in (("plain", best), ("normalised", normed))}
+    # Kept if it lowers FNMR on train by half a point or more, or if it costs no more than that and
+    # lowers the worst same-group FMR on train (labels judge the lever here, never a comparison).
+    chosen_norm = normed_key < best_key - 0.005 or (
+        normed_key <= best_key + 0.005 and worst["normalised"] is not None and worst["plain"] is not None
+        and worst["normalised"] < worst["plain"])
+    record(f"per-template cohort normalisation (top {top_k:.0%} of the other split's faces; chosen on train "
+           f"from {list(TOP_FRACTIONS)})", "single-photo",
+           tuner.measure(normed) | {"train_by_top_fraction": by_k, "train_worst_same_group_fmr_at_1e-03": worst},
+           kept=chosen_norm, spec=nspec)
+    final = normed if chosen_norm else best
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+    cohort = ({**cohort_meta, "top_fraction": top_k} if chosen_norm else {})
+    cal = tuner.norms([(m.name, m.flip, m.weight) for m in final.models], cohort, f"lfw-view1-devtrain-{stamp}")
+    cal = Calibration(**{**cal.__dict__, "thresholds": tuner.thresholds(cal)})
+    levers[-1 if chosen_norm else -2]["kept"] = True
+    extra = {}
+    for label, c in (("without cohort normalisation", best), ("chosen calibration", cal)):
+        result = {s: tuner.operational(c, s) for s in ("train", "test")}
+        record(f"3-photo enrolment (mean score), {label}", "operational (3 enrolment photos, one probe photo)",
+               result, kept=label == "chosen calibration")
+    extra["test_scores"] = {"without cohort normalisation": tuner.scores(best, "test"),
+                            "with cohort normalisation": tuner.scores(normed, "test")}
+    return cal, levers, extra

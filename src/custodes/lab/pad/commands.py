@@ -43,6 +43,8 @@ def eval_pad_command(
                                                "(e.g. the shipped pad_model.json) at its own threshold")] = None,
     tracked: Annotated[bool, typer.Option("--tracked", help="score the box face tracking finds, as in "
                                           "check-ins (training keeps the detector's box)")] = False,
+    mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="retrained models average the "
+                                         "features over the mirror image (ignored with --model)")] = True,
 ) -> None:
     """APCER and BPCER (ISO/IEC 30107-3) by nested leave-one-subject-out, or of a fixed model."""
     _check(data)
@@ -52,7 +54,7 @@ def eval_pad_command(
     from custodes.lab.pad.evaluation import eval_pad
 
     try:
-        eval_pad(data, json_out, model_path=model, tracked=tracked)
+        eval_pad(data, json_out, model_path=model, tracked=tracked, mirror=mirror)
     except (FileNotFoundError, ValueError) as exc:  # ValueError: not a PAD model file
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

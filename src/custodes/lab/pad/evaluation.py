@@ -48,6 +48,39 @@ def wilson(errors: int, total: int) -> list[float] | None:
     return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
+def sequence_of(image) -> str:
+    """The cluster an image belongs to: its subject, class and recorded sequence (NUAA file names
+    are `<sequence>_<frame>.jpg`; frames of one sequence are not independent trials)."""
+    prefix, _, frame = image.path.stem.rpartition("_")
+    return f"{image.subject}/{'live' if image.bona_fide else 'attack'}/{prefix if frame.isdigit() else image.path.stem}"
+
+
+def clustered_interval(errors: np.ndarray, clusters: np.ndarray) -> list[float] | None:
+    """95 % interval of an error rate whose trials come in correlated clusters (sequences):
+    a Wilson interval on the effective sample size n / deff, where the design effect deff is the
+    ratio of the cluster-robust (ratio-estimator) variance to the binomial one. With no error or
+    no success the variance cannot be estimated, so the worst case (deff = mean cluster size,
+    i.e. one trial per cluster) is used."""
+    errors = np.asarray(errors, dtype=float)
+    if len(errors) == 0:
+        return None
+    from custodes.biometrics.metrics import wilson as wilson_ci
+
+    names, inverse = np.unique(clusters, return_inverse=True)
+    k, n, c = errors.sum(), len(errors), len(names)
+    p = k / n
+    sizes = np.bincount(inverse).astype(float)
+    if 0 < p < 1 and c > 1:
+        totals = np.bincount(inverse, weights=errors)
+        var = c / (c - 1) * np.sum((totals - p * sizes) ** 2) / n**2
+        deff = max(1.0, var / (p * (1 - p) / n))
+    else:
+        deff = float(sizes.mean())
+    n_eff = n / deff
+    lo, hi = wilson_ci(p * n_eff, n_eff) if n_eff > 0 else (float("nan"), float("nan"))
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
 def nested_evaluation(data: PadDataset, c: float = DEFAULT_C, progress: Progress | None = None) -> dict:
     """Held-out logits, accept decisions and per-subject figures for every subject in `data`."""
     subjects = sorted(set(data.subjects.tolist()))
@@ -82,13 +115,17 @@ def fixed_model_evaluation(data: PadDataset, model: PadModel) -> dict:
 def _subject_row(data: PadDataset, subject: str, accepted: np.ndarray, threshold: float) -> dict:
     test = data.subjects == subject
     live, attack = test & data.bona_fide, test & ~data.bona_fide
+    clusters = np.array([sequence_of(i) for i in data.images])
     return {
         "subject": subject,
         "bona_fide": int(live.sum()),
         "attacks": int(attack.sum()),
+        "sequences": {"bona_fide": len(set(clusters[live])), "attack": len(set(clusters[attack]))},
         "threshold": round(threshold, 4),
         "apcer": round(float(accepted[attack].mean()), 4) if attack.any() else None,
+        "apcer_ci95": clustered_interval(accepted[attack], clusters[attack]),
         "bpcer": round(float((~accepted[live]).mean()), 4) if live.any() else None,
+        "bpcer_ci95": clustered_interval(~accepted[live], clusters[live]),
     }
 
 
@@ -102,11 +139,17 @@ def summarise(data: PadDataset, nested: dict) -> dict:
     sorted_live = np.sort(logits[live])
     at_bpcer5 = sorted_live[int(np.floor(TARGET_BPCER * len(sorted_live)))]
     eer_t = equal_error_threshold(logits, live)
+    clusters = np.array([sequence_of(i) for i in data.images])
     return {
         "apcer": round(apcer_errors / max(int(attack.sum()), 1), 4),
-        "apcer_ci95": wilson(apcer_errors, int(attack.sum())),
+        "apcer_ci95": clustered_interval(accepted[attack], clusters[attack]),
         "bpcer": round(bpcer_errors / max(int(live.sum()), 1), 4),
-        "bpcer_ci95": wilson(bpcer_errors, int(live.sum())),
+        "bpcer_ci95": clustered_interval(~accepted[live], clusters[live]),
+        "interval_method": "Wilson on the effective sample size (design effect of sequences: frames of one "
+                           "recorded sequence are correlated, not independent trials)",
+        "sequences": {"bona_fide": len(set(clusters[live])), "attack": len(set(clusters[attack]))},
+        "frame_level_wilson_for_comparison": {"apcer": wilson(apcer_errors, int(attack.sum())),
+                                              "bpcer": wilson(bpcer_errors, int(live.sum()))},
         "acer": round((apcer_errors / max(int(attack.sum()), 1) + bpcer_errors / max(int(live.sum()), 1)) / 2, 4),
         "max_subject_apcer": max(per_subject_apcer, default=None),
         "max_subject_bpcer": max(per_subject_bpcer, default=None),
@@ -137,21 +180,32 @@ def challenge_against_sequences(data: PadDataset) -> dict:
         judge_challenge,
     )
 
-    sequences: dict[tuple[bool, str], list[tuple[int, object]]] = defaultdict(list)
+    from custodes.biometrics.image_input import load_rgb
+    from custodes.biometrics.sface_model import get_yunet
+
+    yunet = get_yunet()
+    sequences: dict[tuple[bool, str], list[tuple[int, object, object]]] = defaultdict(list)
     for image, marks in zip(data.images, data.landmarks, strict=True):
         prefix, _, frame = image.path.stem.rpartition("_")
         if prefix and frame.isdigit():
-            sequences[(image.bona_fide, f"{image.subject}/{prefix}")].append((int(frame), marks))
+            rows = yunet.detect(load_rgb(image.path))
+            points = rows[0][4:14].reshape(5, 2) if len(rows) else None
+            sequences[(image.bona_fide, f"{image.subject}/{prefix}")].append((int(frame), marks, points))
     result = {}
     for bona_fide, label in ((False, "attack_sequences"), (True, "bona_fide_sequences_not_asked_to_move")):
-        runs = [[m for _, m in sorted(v, key=lambda t: t[0])] for (b, _), v in sequences.items() if b == bona_fide]
-        runs = [r for r in runs if len(r) >= 2]
+        runs = [sorted(v, key=lambda t: t[0]) for (b, _), v in sequences.items() if b == bona_fide]
+        runs = [([m for _, m, _ in r], [p for _, _, p in r]) for r in runs if len(r) >= 2]
         trials = len(runs) * len(ChallengeKind)
         result[label] = {"sequences": len(runs)}
-        # Also without the face-size rule, to show what the pose geometry alone resists.
-        for key, rules in (("", DEFAULT_RULES), ("_without_size_rule", ChallengeRules(max_scale_change=float("inf")))):
-            per_kind = {kind.value: sum(judge_challenge(kind, r, rules).ok for r in runs) for kind in ChallengeKind}
+        # Also without the face-size rule and without the depth cue, to show what each resists.
+        variants = (("", DEFAULT_RULES), ("_without_size_rule", ChallengeRules(max_scale_change=float("inf"))),
+                    ("_without_depth_cue", ChallengeRules(min_depth_change=float("-inf"))))
+        for key, rules in variants:
+            per_kind = {kind.value: sum(judge_challenge(kind, m, rules, points5=p).ok for m, p in runs)
+                        for kind in ChallengeKind}
             result[label]["accepted_by_kind" + key] = per_kind
+            result[label]["worst_kind_acceptance" + key] = (
+                round(max(per_kind.values()) / len(runs), 4) if runs else None)
             result[label]["acceptance_random_challenge" + key] = (
                 round(sum(per_kind.values()) / trials, 4) if trials else None)
     return result
@@ -173,7 +227,7 @@ def passive_latency_ms(data: PadDataset, config: FeatureConfig, repeats: int = 5
 
 
 def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: bool = True,
-             model_path: Path | None = None, tracked: bool = False) -> dict:
+             model_path: Path | None = None, tracked: bool = False, mirror: bool = True) -> dict:
     """Body of `custodes eval pad`: the table, then the JSON report on stdout.
 
     Without `model_path`: nested leave-one-subject-out on `data`. With it: that trained model
@@ -186,8 +240,11 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
     data = Path(data) if data else data_root() / "pad" / "nuaa-dev"
     console = Console()
     fixed = load_pad_model(model_path) if model_path else None
-    config = fixed.features if fixed else FeatureConfig()
+    config = fixed.features if fixed else FeatureConfig(mirror=mirror)
     dataset = load_dataset(list_images(data), config, progress=progress, tracked=tracked)
+    from custodes.biometrics.liveness.passive import MODEL_PATH
+
+    shipped = fixed is not None and Path(model_path).resolve() == MODEL_PATH.resolve()
     if fixed:
         nested = fixed_model_evaluation(dataset, fixed)
         seen = sorted(set(dataset.subjects.tolist()) & set(fixed.training.get("subjects", [])))
@@ -199,8 +256,11 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
         protocol = "nested leave-one-subject-out; " + THRESHOLD_RULE + " (inner folds only)"
     summary = summarise(dataset, nested)
     missed = dataset.not_acquired
+    scored = (f"the {'shipped' if shipped else 'given'} model {fixed.version} ({model_path}), unchanged" if fixed else
+              "NOT the shipped model: a model retrained for each held-out subject on the other subjects of this data")
     report = {
         "data": str(data),
+        "scored": scored,
         "protocol": protocol,
         "features": config.as_dict(),
         "scored_boxes": "tracked (as in check-ins)" if tracked else "whole-frame detector",
@@ -218,18 +278,23 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
         "challenge_alone": challenge_against_sequences(dataset),
         "subjects": nested["subjects"],
     }
-    title = "fixed model" if fixed else "held-out subjects"
+    title = ("shipped model" if shipped else "given model") if fixed else "models retrained per held-out subject"
     table = Table(title=f"Presentation-attack detection, {title} (ISO/IEC 30107-3)")
-    for column in ("subject", "bona fide", "attacks", "threshold (logit)", "APCER", "BPCER"):
+    for column in ("subject", "bona fide", "attacks", "threshold (logit)", "APCER [95% CI]", "BPCER [95% CI]"):
         table.add_column(column, justify="right")
+
+    def rate(value, ci):
+        return "-" if value is None else f"{value:.2%} [{ci[0]:.1%}, {ci[1]:.1%}]"
+
     for r in report["subjects"]:
         table.add_row(r["subject"], str(r["bona_fide"]), str(r["attacks"]), f"{r['threshold']:.3f}",
-                      "-" if r["apcer"] is None else f"{r['apcer']:.2%}", "-" if r["bpcer"] is None else f"{r['bpcer']:.2%}")
+                      rate(r["apcer"], r["apcer_ci95"]), rate(r["bpcer"], r["bpcer_ci95"]))
     table.add_section()
     table.add_row("all", str(report["bona_fide_images"]), str(report["attack_images"]),
                   f"{fixed.threshold:.3f}" if fixed else "per fold",
                   f"{report['apcer']:.2%}", f"{report['bpcer']:.2%}")
     console.print(table)
+    console.print(f"Scored: {scored}.")
     console.print(
         f"APCER {report['apcer']:.2%} (95% CI {report['apcer_ci95']}), BPCER {report['bpcer']:.2%} "
         f"(95% CI {report['bpcer_ci95']}); target <= {TARGET_APCER:.0%} / <= {TARGET_BPCER:.0%}: "
@@ -240,7 +305,9 @@ def eval_pad(data: Path | None = None, json_out: Path | None = None, progress: b
     console.print(
         f"Challenge alone vs {attacks['sequences']} hand-held print sequences: accepted "
         f"{attacks['acceptance_random_challenge']:.1%} of random challenges {attacks['accepted_by_kind']}; "
-        f"without the face-size rule {attacks['acceptance_random_challenge_without_size_rule']:.1%}."
+        f"without the face-size rule {attacks['acceptance_random_challenge_without_size_rule']:.1%}, "
+        f"without the depth cue {attacks['acceptance_random_challenge_without_depth_cue']:.1%} "
+        f"{attacks['accepted_by_kind_without_depth_cue']}."
     )
     text = json.dumps(report, indent=2)
     print(text)
