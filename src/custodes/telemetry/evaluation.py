@@ -8,7 +8,7 @@ scalar evaluators one item at a time (tests/telemetry/test_evaluation.py), a fra
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -25,8 +25,11 @@ from custodes.rules.batch import BatchEvaluator, FixBatch
 from custodes.telemetry.schemas import FixColumns
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=int(ms))  # exact, where ms / 1000 as a float is not
 
 
 FIX_ID_BASE = 100_000  # > MAX_ITEMS: a fix id packs (batch seq, item index) into one integer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -19,8 +19,11 @@ from custodes.telemetry.models import TrailSegment
 from custodes.telemetry.schemas import SOURCES, FixColumns
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=int(ms))  # exact, where ms / 1000 as a float is not
 
 
 def append(session: Session, *, subject_id: uuid.UUID, device_id: uuid.UUID, batch_seq: int,
