@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, defer
 
 from custodes.access.actor import Actor
@@ -28,9 +29,9 @@ from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.rules import Event, RuleSet, SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import segment, trail
+from custodes.telemetry import quarantine, segment, trail
 from custodes.telemetry.evaluation import evaluate, fix_ref
-from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch
+from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache
 from custodes.telemetry.schemas import FixColumns
 
@@ -46,6 +47,11 @@ class Turn:
     fixes: int = 0
     alerts: int = 0
 
+    def add(self, other: Turn) -> None:
+        self.batches += other.batches
+        self.fixes += other.fixes
+        self.alerts += other.alerts
+
 
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
@@ -53,7 +59,8 @@ def _ms(at: datetime) -> int:
 
 class Pipeline:
     def __init__(self, container: Container, *, batches_per_turn: int | None = None,
-                 crash_hook: Callable[[str], None] | None = None) -> None:
+                 crash_hook: Callable[[str], None] | None = None, retry_after_s: float = RETRY_FAILED_S,
+                 max_attempts: int = quarantine.MAX_ATTEMPTS) -> None:
         self.container = container
         self.rules = RuleCache()
         # A turn holds SQLite's one write lock, which uploads wait for: keep SQLite turns short.
@@ -61,13 +68,14 @@ class Pipeline:
         self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
         self._failing: dict[uuid.UUID, float] = {}
+        self.retry_after_s, self.max_attempts = retry_after_s, max_attempts
 
     # -- driving ------------------------------------------------------------------------------
     def pending_devices(self, limit: int = 512) -> list[uuid.UUID]:
         with self.container.uow(ACTOR) as uow:
             # Oldest waiting batch first: the device that has waited longest is served first.
             return list(uow.session.scalars(
-                select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
+                select(TelemetryBatch.device_id).where(pending_batches())
                 .group_by(TelemetryBatch.device_id).order_by(func.min(TelemetryBatch.id)).limit(limit)))
 
     def run_once(self) -> Turn:
@@ -78,20 +86,48 @@ class Pipeline:
                 continue
             try:
                 t = self.process_device(device_id)
-            except Exception:
-                # One device's bad data or rules must not stall everyone else: its batches stay
-                # pending (nothing committed) and it is retried after a pause.
-                log.exception("processing device %s failed; retrying in %s s", device_id, RETRY_FAILED_S)
-                self._failing[device_id] = clock + RETRY_FAILED_S
-                continue
-            self._failing.pop(device_id, None)
-            total.batches += t.batches
-            total.fixes += t.fixes
-            total.alerts += t.alerts
+            except Exception as exc:
+                # One device's bad data or rules must not stall everyone else: nothing of the turn was
+                # committed; find the failing batch, count it, and quarantine it at the bound.
+                t = self._isolate(device_id, exc, clock)
+            else:
+                self._failing.pop(device_id, None)
+            total.add(t)
         return total
 
+    def _isolate(self, device_id: uuid.UUID, exc: Exception, clock: float) -> Turn:
+        """After a failed turn, go one batch at a time: the batches before the culprit commit, the
+        culprit's failure is counted (quarantined at `max_attempts`), and the ones after it go on."""
+        done = Turn()
+        for _ in range(self.batches_per_turn + self.max_attempts):
+            if isinstance(exc, OperationalError):  # the database, not the batch: wait, count nothing
+                log.warning("device %s: database unavailable (%s); retrying in %s s", device_id,
+                            quarantine.one_line(exc), self.retry_after_s)
+                self._failing[device_id] = clock + self.retry_after_s
+                return done
+            try:
+                t = self.process_device(device_id, limit=1)
+            except Exception as again:
+                exc = again
+                if isinstance(exc, OperationalError):
+                    continue
+                log.warning("device %s: batch failed: %s", device_id, quarantine.one_line(exc))
+                try:
+                    if not quarantine.record_failure(self.container, device_id, exc, max_attempts=self.max_attempts):
+                        self._failing[device_id] = clock + self.retry_after_s
+                        return done
+                except Exception:
+                    log.exception("recording the failure of device %s failed", device_id)
+                    self._failing[device_id] = clock + self.retry_after_s
+                    return done
+                continue  # quarantined: the device's later batches go on
+            if t.batches == 0:
+                break
+            done.add(t)
+        return done
+
     # -- one device ---------------------------------------------------------------------------
-    def process_device(self, device_id: uuid.UUID) -> Turn:
+    def process_device(self, device_id: uuid.UUID, limit: int | None = None) -> Turn:
         turn = Turn()
         now = self.container.clock.now()
         with self.container.uow(ACTOR) as uow:
@@ -101,8 +137,8 @@ class Pipeline:
                 return turn
             # The raw body (the evidence, ~100 bytes a fix) is not needed here: leave it in the database.
             batches = s.scalars(select(TelemetryBatch).options(defer(TelemetryBatch.raw))
-                                .where(TelemetryBatch.device_id == device_id, TelemetryBatch.processed_at.is_(None))
-                                .order_by(TelemetryBatch.seq).limit(self.batches_per_turn)).all()
+                                .where(TelemetryBatch.device_id == device_id, pending_batches())
+                                .order_by(TelemetryBatch.seq).limit(limit or self.batches_per_turn)).all()
             if not batches:
                 uow.rollback()
                 return turn
@@ -169,7 +205,7 @@ class Pipeline:
             s = uow.session
             # A device with a backlog is left to the pipeline: its own fixes advance the same checks,
             # and judging it "silent" from a state the backlog is about to move would be wrong.
-            backlog = select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
+            backlog = select(TelemetryBatch.device_id).where(pending_batches())
             worn = s.execute(select(Assignment.subject_id, Assignment.device_id).where(
                 Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now),
                 Assignment.device_id.not_in(backlog)).limit(limit)).all()
