@@ -10,6 +10,7 @@ concurrently; on SQLite the single writer lock does the same.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -27,12 +28,12 @@ from custodes.access.actor import Actor
 from custodes.alerts.service import raise_alert
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
-from custodes.rules import Event, RuleSet, SubjectState, evaluate_tick
+from custodes.rules import Event, SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
 from custodes.telemetry import quarantine, segment, trail
 from custodes.telemetry.evaluation import evaluate, fix_ref
 from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
-from custodes.telemetry.ruleset import RuleCache
+from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
 from custodes.telemetry.schemas import FixColumns
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Pipeline:
             spans = s.execute(select(Assignment.subject_id, Assignment.starts_at, Assignment.ends_at)
                               .where(Assignment.device_id == device_id)).all()
             states: dict[uuid.UUID, tuple[MonitorState | None, SubjectState]] = {}
-            rulesets: dict[uuid.UUID, RuleSet] = {}
+            rulesets: dict[uuid.UUID, Versioned] = {}
             s.autoflush = False  # one flush at commit rather than one per query
             for b in batches:
                 cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
@@ -162,11 +163,12 @@ class Pipeline:
                                  packed=b.fixes if whole else None)
                     self._crash_hook("trail")
                     row, state = states.get(subject_id) or _load_state(s, subject_id)
-                    rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id, self.rules.get(s, subject_id))
-                    state, events = evaluate(state, rules, now, device_id, b.seq, mine, my_status)
+                    rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
+                                                                            self.rules.versioned(s, subject_id))
+                    state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status)
                     states[subject_id] = (row, state)
                     self._crash_hook("rules")
-                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq)
+                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq, rules)
                     turn.fixes += len(mine)
                 b.fixes = None  # moved to the trail; the raw body stays as the evidence
                 cursor.last_seq = max(cursor.last_seq, b.seq)
@@ -191,7 +193,10 @@ class Pipeline:
             subjects = s.scalars(select(Assignment.subject_id).where(
                 Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now)).distinct()).all()
             for subject_id in subjects:
-                BatchEvaluator([str(subject_id)], [self.rules.get(s, subject_id)])
+                try:
+                    BatchEvaluator([str(subject_id)], [self.rules.get(s, subject_id)])
+                except RulesUnusable as exc:  # judged (and alerted) by the pipeline and the ticks
+                    log.warning("%s", exc)
         return len(subjects)
 
     # -- scheduled checks ---------------------------------------------------------------------
@@ -216,11 +221,15 @@ class Pipeline:
                     continue  # the pipeline holds it; it will advance the same checks itself
                 state = SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
                 try:
-                    state, events = evaluate_tick(state, self.rules.get(s, subject_id), now)
-                except (ValueError, KeyError, TypeError):  # one bad rule set must not stop every tick
-                    log.exception("scheduled checks for subject %s failed", subject_id)
+                    rules = self.rules.versioned(s, subject_id)
+                    state, events = evaluate_tick(state, rules.rules, now)
+                except OperationalError:
+                    raise
+                except Exception as exc:  # one subject's rules must never stop everyone's ticks
+                    log.warning("scheduled checks for subject %s failed: %s", subject_id, quarantine.one_line(exc))
+                    turn.alerts += _unevaluable(uow, subject_id, exc, now)
                     continue
-                turn.alerts += _raise(uow, subject_id, events, device_id, None)
+                turn.alerts += _raise(uow, subject_id, events, device_id, None, rules)
                 _save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
         return turn
@@ -249,7 +258,8 @@ def _save_state(s: Session, subject_id: uuid.UUID, row: MonitorState | None, sta
             row.ticked_at = now
 
 
-def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None) -> int:
+def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None,
+           rules: Versioned | None = None) -> int:
     raised = 0
     for e in events:
         if e.severity == "info":  # exits, ends, resumptions: kept in state, no action needed
@@ -260,7 +270,22 @@ def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID
         if device_id is not None:
             if isinstance(evidence.get("fix_id"), int):
                 evidence["fix_id"] = fix_ref(device_id, evidence["fix_id"])
+        if rules is not None:
+            evidence = rules.stamp(evidence)
         _, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category, severity=e.severity,
                              occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
         raised += int(new)
     return raised
+
+
+def _unevaluable(uow, subject_id: uuid.UUID, exc: Exception, now: datetime) -> int:
+    """An integrity alert instead of a silent skip: this subject's rules cannot be judged now."""
+    version = getattr(exc, "version", None) or hashlib.sha256(quarantine.one_line(exc).encode()).hexdigest()[:16]
+    cause = getattr(exc, "cause", None)
+    evidence = {"error": quarantine.one_line(exc), "rules_version": version}
+    if cause is not None:
+        evidence |= {"condition_id": cause.condition_id, "field": cause.field}
+    _, new = raise_alert(uow=uow, subject_id=subject_id, kind="rules_unevaluable", category="integrity",
+                         severity="high", occurred_at=now, dedupe_key=f"{subject_id}:rules_unevaluable:{version}",
+                         evidence=evidence)
+    return int(new)
