@@ -85,3 +85,18 @@ def resolve(*, uow: UnitOfWork, alert_id: uuid.UUID, data: AlertResolve) -> Aler
     alert.reason = data.reason
     uow.publish(TOPIC_CHANGED, _message(uow, alert))
     return alert
+
+
+def supersede(*, uow: UnitOfWork, alert: Alert, reason: str, note: dict[str, Any]) -> Alert:
+    """Resolve an alert that later data no longer supports (late fixes contradicted it), keeping
+    it, annotated with what superseded it and why: alerts are never deleted."""
+    now = uow.clock.now()
+    alert.evidence = {**alert.evidence, "superseded": {**note, "at": now.isoformat().replace("+00:00", "Z")}}
+    if alert.status == "open":
+        alert.acknowledged_at = now
+    alert.status = "resolved"
+    alert.resolved_at = now
+    alert.outcome = "explained"
+    alert.reason = reason
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert

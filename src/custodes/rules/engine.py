@@ -183,7 +183,7 @@ def advance(state: SubjectState, rules: RuleSet, upto: datetime) -> Result:
     events: list[Event] = []
     if state.curfews_checked_to is None:
         # First evaluation: open the windows we are already inside; earlier ones are history.
-        state = state.evolve(curfews_checked_to=upto)
+        state = state.evolve(curfews_checked_to=upto, decided_to=_later(state.decided_to, upto))
         for c in rules.curfews:
             span = cw.window_at(c, upto)
             if span is not None:
@@ -217,10 +217,14 @@ def advance(state: SubjectState, rules: RuleSet, upto: datetime) -> Result:
                 events.append(Event("curfew_no_fix", cat, "medium", at, ev, key))
                 windows[c.curfew_id] = replace(w, no_fix_raised=True)
             state = state.evolve(windows=windows)
-        state = state.evolve(curfews_checked_to=max(state.curfews_checked_to, at))
+        state = state.evolve(curfews_checked_to=max(state.curfews_checked_to, at), decided_to=_later(state.decided_to, at))
     if upto > state.curfews_checked_to:
         state = state.evolve(curfews_checked_to=upto)
     return state, events
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
 
 
 def _open(state: SubjectState, c, w: WindowState, rules: RuleSet, events: list[Event]) -> Result:

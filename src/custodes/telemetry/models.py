@@ -97,6 +97,17 @@ class MonitorState(Base):
     ticked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class MonitorCheckpoint(Base):
+    """A subject's rule state after every item with time <= `as_of` (and nothing decided later):
+    where a late item is re-judged from. About one an hour of data time per subject."""
+
+    __tablename__ = "monitor_checkpoints"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+
+
 def pending_batches():
     """Batches still to process: neither processed nor set aside in quarantine."""
     return TelemetryBatch.processed_at.is_(None) & TelemetryBatch.quarantined_at.is_(None)

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,7 +30,7 @@ from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.rules import Event, SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import quarantine, segment, trail
+from custodes.telemetry import late, quarantine, segment, trail
 from custodes.telemetry.evaluation import evaluate, fix_ref
 from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
@@ -56,6 +56,10 @@ class Turn:
 
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return late.EPOCH + timedelta(milliseconds=int(ms))
 
 
 class Pipeline:
@@ -148,6 +152,9 @@ class Pipeline:
             states: dict[uuid.UUID, tuple[MonitorState | None, SubjectState]] = {}
             rulesets: dict[uuid.UUID, Versioned] = {}
             s.autoflush = False  # one flush at commit rather than one per query
+            frontiers: dict[uuid.UUID, SubjectState] = {}
+            turn_statuses: dict[uuid.UUID, list[tuple[int, dict]]] = {}
+            seen: set[str] = set()  # alerts raised in this turn (not flushed yet)
             for b in batches:
                 cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
                 statuses = list(b.statuses)
@@ -165,10 +172,20 @@ class Pipeline:
                     row, state = states.get(subject_id) or _load_state(s, subject_id)
                     rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
                                                                             self.rules.versioned(s, subject_id))
-                    state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status)
+                    in_turn = turn_statuses.setdefault(subject_id, [])
+                    in_turn += [(b.seq, st) for st in my_status]
+                    earliest = min(([int(mine.t_ms.min())] if len(mine) else []) + [st["t_ms"] for st in my_status])
+                    if late.is_late(state, _dt(earliest)):  # judged again from before its own time
+                        r = late.replay(s, subject_id, rules.rules, now, _dt(earliest), state, in_turn)
+                        late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},
+                                       f"{device_id}/{b.seq}", b.received_at)
+                        state, events, frontiers[subject_id] = r.state, r.events, r.frontier_state
+                    else:
+                        state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status)
+                        frontiers[subject_id] = state
                     states[subject_id] = (row, state)
                     self._crash_hook("rules")
-                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq, rules)
+                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq, rules, b.received_at, seen)
                     turn.fixes += len(mine)
                 b.fixes = None  # moved to the trail; the raw body stays as the evidence
                 cursor.last_seq = max(cursor.last_seq, b.seq)
@@ -176,6 +193,7 @@ class Pipeline:
                 turn.batches += 1
             for subject_id, (row, state) in states.items():
                 _save_state(s, subject_id, row, state, now)
+                late.save_checkpoint(s, subject_id, frontiers[subject_id])
             done = self.container.clock.now()  # the end of the turn: when its alerts become visible
             for b in batches:
                 b.processed_at = done
@@ -259,11 +277,15 @@ def _save_state(s: Session, subject_id: uuid.UUID, row: MonitorState | None, sta
 
 
 def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None,
-           rules: Versioned | None = None) -> int:
+           rules: Versioned | None = None, received_at: datetime | None = None, seen: set[str] | None = None) -> int:
     raised = 0
     for e in events:
         if e.severity == "info":  # exits, ends, resumptions: kept in state, no action needed
             continue
+        if seen is not None:
+            if e.dedupe_key in seen:  # a replay in this turn judged it again
+                continue
+            seen.add(e.dedupe_key)
         evidence = dict(e.evidence)
         if seq is not None:
             evidence["source_batch"] = f"{device_id}/{seq}"
@@ -272,6 +294,8 @@ def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID
                 evidence["fix_id"] = fix_ref(device_id, evidence["fix_id"])
         if rules is not None:
             evidence = rules.stamp(evidence)
+        if (note := late.late_note(e, evidence, received_at)) is not None:
+            evidence["late"] = note
         _, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category, severity=e.severity,
                              occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
         raised += int(new)
