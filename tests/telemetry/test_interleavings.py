@@ -72,7 +72,7 @@ schedule = st.tuples(st.lists(st.integers(0, 20 * 60), min_size=CHUNKS, max_size
                      st.lists(st.integers(0, 40 * 60), max_size=8))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=schedule)
 def test_any_interleaving_of_uploads_and_ticks_gives_the_alerts_of_one_go(client, clock, container, agencies, plan):
     delays, ticks = plan

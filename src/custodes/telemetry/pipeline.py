@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, defer
 
 from custodes.access.actor import Actor
-from custodes.alerts.service import raise_alert
+from custodes.alerts.service import raise_alert, revise
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.rules import Event, SubjectState, evaluate_tick
@@ -296,8 +296,12 @@ def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID
             evidence = rules.stamp(evidence)
         if (note := late.late_note(e, evidence, received_at)) is not None:
             evidence["late"] = note
-        _, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category, severity=e.severity,
-                             occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
+        alert, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category,
+                                 severity=e.severity, occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
+        if not new and alert.occurred_at != e.at and received_at is not None:
+            # judged again on more data, the same episode began at another instant: say so on it
+            revise(uow=uow, alert=alert, occurred_at=e.at, evidence=evidence,
+                   note={"by_batch": f"{device_id}/{seq}", "received_at": late.iso_z(received_at)})
         raised += int(new)
     return raised
 
