@@ -10,7 +10,6 @@ concurrently; on SQLite the single writer lock does the same.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -25,13 +24,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, defer
 
 from custodes.access.actor import Actor
-from custodes.alerts.service import raise_alert, revise
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
-from custodes.rules import Event, SubjectState, evaluate_tick
+from custodes.rules import SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import late, quarantine, segment, trail
-from custodes.telemetry.evaluation import evaluate, fix_ref
+from custodes.telemetry import alerting, late, quarantine, segment, trail
+from custodes.telemetry.evaluation import evaluate
 from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
 from custodes.telemetry.schemas import FixColumns
@@ -185,7 +183,7 @@ class Pipeline:
                         frontiers[subject_id] = state
                     states[subject_id] = (row, state)
                     self._crash_hook("rules")
-                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq, rules, b.received_at, seen)
+                    turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, b.seq, rules, b.received_at, seen)
                     turn.fixes += len(mine)
                 b.fixes = None  # moved to the trail; the raw body stays as the evidence
                 cursor.last_seq = max(cursor.last_seq, b.seq)
@@ -245,9 +243,9 @@ class Pipeline:
                     raise
                 except Exception as exc:  # one subject's rules must never stop everyone's ticks
                     log.warning("scheduled checks for subject %s failed: %s", subject_id, quarantine.one_line(exc))
-                    turn.alerts += _unevaluable(uow, subject_id, exc, now)
+                    turn.alerts += alerting.unevaluable(uow, subject_id, exc, now)
                     continue
-                turn.alerts += _raise(uow, subject_id, events, device_id, None, rules)
+                turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, None, rules)
                 _save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
         return turn
@@ -274,46 +272,3 @@ def _save_state(s: Session, subject_id: uuid.UUID, row: MonitorState | None, sta
         row.state, row.updated_at = state.to_dict(), now
         if ticked:
             row.ticked_at = now
-
-
-def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None,
-           rules: Versioned | None = None, received_at: datetime | None = None, seen: set[str] | None = None) -> int:
-    raised = 0
-    for e in events:
-        if e.severity == "info":  # exits, ends, resumptions: kept in state, no action needed
-            continue
-        if seen is not None:
-            if e.dedupe_key in seen:  # a replay in this turn judged it again
-                continue
-            seen.add(e.dedupe_key)
-        evidence = dict(e.evidence)
-        if seq is not None:
-            evidence["source_batch"] = f"{device_id}/{seq}"
-        if device_id is not None:
-            if isinstance(evidence.get("fix_id"), int):
-                evidence["fix_id"] = fix_ref(device_id, evidence["fix_id"])
-        if rules is not None:
-            evidence = rules.stamp(evidence)
-        if (note := late.late_note(e, evidence, received_at)) is not None:
-            evidence["late"] = note
-        alert, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category,
-                                 severity=e.severity, occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
-        if not new and alert.occurred_at != e.at and received_at is not None:
-            # judged again on more data, the same episode began at another instant: say so on it
-            revise(uow=uow, alert=alert, occurred_at=e.at, evidence=evidence,
-                   note={"by_batch": f"{device_id}/{seq}", "received_at": late.iso_z(received_at)})
-        raised += int(new)
-    return raised
-
-
-def _unevaluable(uow, subject_id: uuid.UUID, exc: Exception, now: datetime) -> int:
-    """An integrity alert instead of a silent skip: this subject's rules cannot be judged now."""
-    version = getattr(exc, "version", None) or hashlib.sha256(quarantine.one_line(exc).encode()).hexdigest()[:16]
-    cause = getattr(exc, "cause", None)
-    evidence = {"error": quarantine.one_line(exc), "rules_version": version}
-    if cause is not None:
-        evidence |= {"condition_id": cause.condition_id, "field": cause.field}
-    _, new = raise_alert(uow=uow, subject_id=subject_id, kind="rules_unevaluable", category="integrity",
-                         severity="high", occurred_at=now, dedupe_key=f"{subject_id}:rules_unevaluable:{version}",
-                         evidence=evidence)
-    return int(new)
