@@ -96,8 +96,7 @@ def supersede(*, uow: UnitOfWork, alert: Alert, reason: str, note: dict[str, Any
         alert.acknowledged_at = now
     alert.status = "resolved"
     alert.resolved_at = now
-    alert.outcome = "explained"
-    alert.reason = reason
+    alert.reason = reason  # no outcome: outcomes are an officer's decision, never the machine's
     uow.publish(TOPIC_CHANGED, _message(uow, alert))
     return alert
 
