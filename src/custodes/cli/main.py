@@ -19,6 +19,7 @@ from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, 
 from custodes.lab.rules_bench import bench_rules
 from custodes.reports.commands import dpia_command, fairness_command, report_app
 from custodes.retention.commands import retention_app
+from custodes.telemetry.commands import telemetry_app
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -40,6 +41,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(report_app, name="report")
 report_app.command("fairness")(fairness_command)
 report_app.command("dpia")(dpia_command)
+app.add_typer(telemetry_app, name="telemetry")
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)
