@@ -15,6 +15,7 @@ from custodes.cli.main import app as cli
 from custodes.lab.population import enrol
 from custodes.reports import dpia
 from custodes.retention import scheduled
+from custodes.subject_access.models import CaseTask, Representation
 
 
 def test_dpia_report_figures(client, container, clock, agencies, officer, settings, monkeypatch, tmp_path):
@@ -47,6 +48,20 @@ def test_dpia_report_figures(client, container, clock, agencies, officer, settin
     assert client.get(f"/v1/subjects/{sid}/trail", params={**params, "purpose": "lost_contact", "grant_id": grant},
                       headers=pc).status_code == 403
 
+    with container.uow(Actor.system("test")) as uow:  # the person's voice: one representation, two contests
+        rep_id = uuid.uuid4()
+        uow.session.add(Representation(id=rep_id, subject_id=people[0].subject_id, kind="representation",
+                                       text="I was at hospital", submitted_at=now - timedelta(days=9)))
+        for kind, target, opened, due, decided in (
+                ("representation", rep_id, 9, 19, 4),  # answered after 5 days, in time
+                ("contest", uuid.uuid4(), 8, -6, 1),  # answered after 7 days, a day late
+                ("contest", uuid.uuid4(), 3, -1, None)):  # still open, overdue
+            uow.session.add(CaseTask(id=uuid.uuid4(), subject_id=people[0].subject_id, kind=kind,
+                                     target_type=kind, target_id=target, grounds="g", status="open" if decided is None
+                                     else "decided", created_at=now - timedelta(days=opened),
+                                     due_at=now + timedelta(days=due),
+                                     decided_at=None if decided is None else now - timedelta(days=decided)))
+        uow.commit()
     with container.uow(Actor.system("test")) as uow:
         rep = dpia.build(uow.session, clock.now(), scheduled.policy_of(container))
     assert rep["monitored"]["people"] == 2 and rep["monitored"]["by_device_kind"] == {"ankle_tag": 2}
@@ -54,7 +69,12 @@ def test_dpia_report_figures(client, container, clock, agencies, officer, settin
         "suspected_breach": {"requested": 1, "pending": 1}, "lost_contact": {"requested": 1, "refused": 1}}
     assert rep["police_access"]["refused_trail_reads"] == 1
     assert rep["trail_reads"]["by_role_and_purpose"] == [{"role": "caseworker", "purpose": "alert_triage", "reads": 1}]
-    assert rep["representations_and_contests"]["representations"].startswith("not recorded")
+    voice = rep["representations_and_contests"]
+    assert voice["representations"] == {"representation": 1}
+    assert voice["tasks"]["representation"] == {"opened": 1, "answered": 1, "open_overdue": 0, "answered_late": 0,
+                                                "days_to_answer_median": 5.0, "days_to_answer_max": 5.0}
+    assert voice["tasks"]["contest"] == {"opened": 2, "answered": 1, "open_overdue": 1, "answered_late": 1,
+                                         "days_to_answer_median": 7.0, "days_to_answer_max": 7.0}
     p = rep["proportionality"]
     assert p["monitored_subject_days"] == 20 and p["alerts_per_subject_per_day"] == round(4 / 20, 3)
     assert (p["share_resolved_no_breach"], p["share_resolved_device_fault"]) == (round(1 / 3, 3), round(1 / 3, 3))

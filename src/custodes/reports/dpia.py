@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from custodes.alerts.models import BREACH_CONFIRMED, Alert
@@ -21,11 +21,10 @@ from custodes.reports import fairness
 from custodes.retention import service as retention_plan
 from custodes.retention.policy import RetentionPolicy
 from custodes.review.models import ReviewItem
+from custodes.subject_access.models import CaseTask, Representation
 
 NO_BREACH = ("false_alarm", "explained")
 DUE_SOON = timedelta(days=14)
-# Tables the representations and contests work adds on its own branch; absent here, said so plainly.
-VOICE_TABLES = ("representations", "contests")
 
 
 def _active(o: Order, now: datetime) -> bool:
@@ -102,10 +101,20 @@ def checkins(session: Session) -> dict[str, Any]:
     return {"prompts_by_status_and_machine_outcome": dict(prompts), "human_review_outcomes": dict(reviews)}
 
 
-def voice(session: Session) -> dict[str, Any]:
-    names = set(inspect(session.connection()).get_table_names())
-    return {t: ("recorded in table " + t + " (not summarised by this report version)" if t in names
-                else "not recorded: no such records on this branch") for t in VOICE_TABLES}
+def voice(session: Session, now: datetime) -> dict[str, Any]:
+    """Representations and contests, and how long people waited for a human answer."""
+    reps = Counter(k for (k,) in session.execute(select(Representation.kind)))
+    tasks: dict[str, dict[str, Any]] = {}
+    for kind in sorted({k for (k,) in session.execute(select(CaseTask.kind).distinct())}):
+        rows = session.execute(select(CaseTask.status, CaseTask.created_at, CaseTask.due_at, CaseTask.decided_at)
+                               .where(CaseTask.kind == kind)).all()
+        waits = sorted((d - c).total_seconds() / 86400 for _, c, _, d in rows if d is not None)
+        tasks[kind] = {"opened": len(rows), "answered": len(waits),
+                       "open_overdue": sum(1 for st, _, due, d in rows if d is None and due < now),
+                       "answered_late": sum(1 for _, _, due, d in rows if d is not None and d > due),
+                       "days_to_answer_median": round(median(waits), 2) if waits else None,
+                       "days_to_answer_max": round(waits[-1], 2) if waits else None}
+    return {"representations": dict(reps), "tasks": tasks}
 
 
 def proportionality(session: Session, now: datetime) -> dict[str, Any]:
@@ -150,5 +159,5 @@ def build(session: Session, now: datetime, policy: RetentionPolicy, faces_eval=N
             "necessity_and_reviews": necessity_and_reviews(session, now),
             "police_access": police_access(session), "trail_reads": trail_reads(session),
             "retention": retention(session, due), "checkins": checkins(session),
-            "representations_and_contests": voice(session), "proportionality": proportionality(session, now),
+            "representations_and_contests": voice(session, now), "proportionality": proportionality(session, now),
             "fairness": fairness_summary(fairness.build(session, t_from=None, t_to=None, faces_eval=faces_eval))}
