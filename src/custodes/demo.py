@@ -105,8 +105,7 @@ def run(*, host: str, port: int, home: Path | None, serve: bool) -> None:
     console.print(f"serving Custodes at [bold]{url}[/bold]  (API docs {url}/docs, OpenAPI {url}/openapi.json)")
     console.print(f"sign in: curl -s -X POST {url}/v1/auth/token -d 'username=casey&password={PASSWORD}'")
     if serve:
-        import uvicorn
-
         from custodes.app import create_app
+        from custodes.edge import server
 
-        uvicorn.run(create_app(container), host=host, port=port, log_level="warning")
+        server.run(create_app(container), host=host, port=port, log_level="warning")

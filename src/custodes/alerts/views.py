@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime
 
 from custodes.access.actor import Role
 from custodes.access.deps import Paging, Uow, requires
 from custodes.alerts import service
 from custodes.alerts.models import AlertCategory, AlertRead, AlertResolve, AlertStatus
+from custodes.bounds import Instant
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -22,7 +22,7 @@ HANDLERS = (Role.CASEWORKER, Role.REVIEWER)
 @router.get("", response_model=Page[AlertRead], dependencies=[requires(*READERS)])
 def list_alerts(uow: Uow, paging: Paging, status: AlertStatus | None = None, kind: str | None = None,
                 category: AlertCategory | None = None, subject_id: uuid.UUID | None = None,
-                since: AwareDatetime | None = None) -> Page[AlertRead]:
+                since: Instant | None = None) -> Page[AlertRead]:
     items, total = service.list_alerts(uow=uow, limit=paging.limit, offset=paging.offset, status=status, kind=kind,
                                        category=category, subject_id=subject_id, since=since)
     return Page(items=[AlertRead.model_validate(a) for a in items], total=total, **paging.model_dump())

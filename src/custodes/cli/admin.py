@@ -27,13 +27,12 @@ def fail(message: str) -> None:
 
 
 def serve(*, host: str, port: int, home: Path | None) -> None:
-    import uvicorn
-
     from custodes.app import create_app
+    from custodes.edge import server
 
     settings = Settings.from_env(home=home)
     migrate.upgrade(settings.database_url)
-    uvicorn.run(create_app(bootstrap(settings)), host=host, port=port, log_level="info")
+    server.run(create_app(bootstrap(settings)), host=host, port=port, log_level="info")
 
 
 def db_upgrade(*, home: Path | None) -> None:

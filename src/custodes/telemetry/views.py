@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.access.scope import subject_visible
+from custodes.bounds import Instant
 from custodes.devices.signing import H_SIGNATURE, SignedDevice
 from custodes.errors import DomainError, Invalid, NotFound
 from custodes.subjects.models import Subject
@@ -55,8 +55,8 @@ async def upload_telemetry(device_id: uuid.UUID, request: Request, device: Signe
             responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
 def subject_trail(
     subject_id: uuid.UUID, uow: Uow,
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
     purpose: Annotated[str, Query(min_length=3, max_length=500, description="why this trail is read (audited)")],
     format: Literal["geojson", "csv"] = "geojson",
 ):
