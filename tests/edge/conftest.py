@@ -3,6 +3,7 @@ socket: slow clients, huge uploads, headers that never end."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from custodes.app import create_app
+from custodes.bootstrap import bootstrap
+from custodes.config import Settings
 from custodes.edge import server
 
 
@@ -21,7 +24,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def live_server(container) -> Iterator[tuple[str, int]]:
+def live_server(tmp_path, sqlite_template, clock) -> Iterator[tuple[str, int]]:
+    # The socket is what matters here, not the database: SQLite only, to keep the suite short.
+    shutil.copyfile(sqlite_template, tmp_path / "live.db")
+    container = bootstrap(Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'live.db'}"), clock)
     port = free_port()
     srv = server.make_server(create_app(container), host="127.0.0.1", port=port, log_level="warning",
                              header_timeout_s=2.0)
@@ -34,3 +40,4 @@ def live_server(container) -> Iterator[tuple[str, int]]:
     yield "127.0.0.1", port
     srv.should_exit = True
     thread.join(timeout=10)
+    container.close()

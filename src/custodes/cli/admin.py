@@ -58,6 +58,18 @@ def users_add(*, username: str, agency: str, role: str, password: str, home: Pat
     console.print(f"added {user.username} ({user.role}) to {agency}")
 
 
+def users_unlock(*, username: str, home: Path | None) -> None:
+    container = bootstrap(Settings.from_env(home=home))
+    try:
+        with container.uow(Actor.system("cli")) as uow:
+            user = access.get_user_by_name(uow=uow, username=username)
+            access.unlock(uow=uow, user_id=user.id, agency_id=None)
+            uow.commit()
+    except DomainError as exc:
+        fail(exc.detail)
+    console.print(f"{user.username} may sign in again at once")
+
+
 def audit_verify(*, home: Path | None) -> None:
     container = bootstrap(Settings.from_env(home=home))
     with container.uow(Actor.system("cli")) as uow:

@@ -78,6 +78,13 @@ def users_add(username: Annotated[str, typer.Option()], agency: Annotated[str, t
     admin.users_add(username=username, agency=agency, role=role, password=password, home=home)
 
 
+@users_app.command("unlock")
+def users_unlock(username: Annotated[str, typer.Argument(help="the officer to let sign in at once")],
+                 home: Home = None) -> None:
+    """Clear an officer's sign-in delays (after failed attempts by someone else)."""
+    admin.users_unlock(username=username, home=home)
+
+
 @audit_app.command("verify")
 def audit_verify(home: Home = None) -> None:
     """Check the whole audit chain; exit 1 naming the first bad entry."""
