@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
-from custodes.access.models import UserCreate
+from custodes.access.actor import Actor, Role
+from custodes.access.models import AgencyCreate, UserCreate
 from custodes.audit import chain
 from custodes.bootstrap import bootstrap
 from custodes.config import Settings
@@ -33,6 +33,41 @@ def serve(*, host: str, port: int, home: Path | None) -> None:
     settings = Settings.from_env(home=home)
     migrate.upgrade(settings.database_url)
     server.run(create_app(bootstrap(settings)), host=host, port=port, log_level="info")
+
+
+def demo(*, host: str, port: int, home: Path | None, serve: bool, reset: bool) -> None:
+    from custodes import demo as demo_module
+
+    try:
+        demo_module.run(host=host, port=port, home=home, serve=serve, reset=reset)
+    except demo_module.DemoRefused as exc:
+        fail(str(exc))
+
+
+def init(*, agency: str, kind: str, username: str, password: str, home: Path | None) -> None:
+    settings = Settings.from_env(home=home)
+    try:
+        agency_data = AgencyCreate(name=agency, kind=kind)
+        user_data = UserCreate(username=username, password=password, role=Role.ADMIN)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    migrate.upgrade(settings.database_url)
+    container = bootstrap(settings)
+    try:
+        with container.uow(Actor.system("init")) as uow:
+            if not access.is_empty(uow=uow):
+                fail(f"the database at {_safe_url(settings.database_url)} already has agencies or officers; "
+                     "init sets up a fresh database only (add officers with `custodes users add`)")
+            access.mark_installation(uow=uow, kind="production")
+            made = access.create_agency(uow=uow, data=agency_data)
+            uow.session.flush()
+            user = access.create_user(uow=uow, data=user_data, agency_id=made.id)
+            uow.commit()
+    except DomainError as exc:
+        fail(exc.detail)
+    console.print(f"created agency {made.name!r} and administrator {user.username}; "
+                  f"database at {_safe_url(settings.database_url)}")
 
 
 def db_upgrade(*, home: Path | None) -> None:
