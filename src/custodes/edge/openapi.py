@@ -65,7 +65,7 @@ def statuses(route: Any, method: str) -> list[int]:
     if method in WRITES and (officer or device):
         out.add(409)
     if device or route.path in THROTTLED_PATHS:
-        out.add(429)
+        out |= {401, 429}
     return sorted(out)
 
 

@@ -11,7 +11,6 @@ than five minutes (the broker may have held it while no worker ran): up to `MQTT
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -33,12 +32,12 @@ log = logging.getLogger(__name__)
 TELEMETRY_FILTER = "custodes/devices/+/telemetry"
 
 
-def shared_subscription() -> str:
-    """Workers of one deployment share a group (env CUSTODES_MQTT_GROUP, default `custodes`).
+def shared_subscription(group: str) -> str:
+    """Workers of one deployment share a group (settings.mqtt_group, env CUSTODES_MQTT_GROUP).
 
     The broker also hands a share of the messages to *offline* members with a persistent session,
     so a worker name that is retired for good must be forgotten (`forget_session`)."""
-    return f"$share/{os.environ.get('CUSTODES_MQTT_GROUP', 'custodes')}/{TELEMETRY_FILTER}"
+    return f"$share/{group}/{TELEMETRY_FILTER}"
 MQTT_MAX_AGE = timedelta(hours=24)
 SESSION_EXPIRY_S = 24 * 3600
 
@@ -105,11 +104,12 @@ class TelemetrySubscriber:
 
     def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:
         if not reason.is_failure:
-            client.subscribe(shared_subscription(), qos=1)
+            client.subscribe(shared_subscription(self.container.settings.mqtt_group), qos=1)
 
     def _on_subscribe(self, _client, _userdata, _mid, reasons, _props) -> None:
         if all(not r.is_failure for r in reasons):
-            log.info("subscription ready: %s as %s", shared_subscription(), self.client_id)
+            topic = shared_subscription(self.container.settings.mqtt_group)
+            log.info("subscription ready: %s as %s", topic, self.client_id)
         else:
             log.error("subscription refused: %s", reasons)
 
