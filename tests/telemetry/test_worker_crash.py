@@ -9,7 +9,6 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -26,7 +25,6 @@ from custodes.telemetry.mqtt import connect, forget_session
 
 from .conftest import EXCLUSION, HOME
 
-FAULT_WORKER = Path(__file__).with_name("fault_worker.py")
 INSIDE_EXCLUSION = (51.5000, -0.1040)
 BATCHES, PER_BATCH = 6, 40
 
@@ -42,15 +40,16 @@ def start_worker(settings, name: str, fault: str | None, group: str) -> subproce
     """Start `custodes worker`; return once its shared subscription is granted. Its log goes to a
     file next to the database (read on failure), so a full pipe can never stall it."""
     env = {**os.environ, "CUSTODES_DATABASE_URL": settings.database_url, "CUSTODES_HOME": str(settings.home)}
+    env.pop("CUSTODES_FAULT_AT", None)
     env["CUSTODES_MQTT_GROUP"] = group  # a group of our own: no other run's sessions take a share
+    if fault:
+        env["CUSTODES_FAULT_AT"] = fault
     exe = os.path.join(os.path.dirname(sys.executable), "custodes")
-    # The fault hook is injected by a test launcher; the production command has no fault knob.
-    command = [sys.executable, str(FAULT_WORKER), name, fault] if fault else [exe, "worker", "--name", name]
     log = settings.home / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     start = log.stat().st_size if log.exists() else 0
     with open(log, "a") as out:
-        proc = subprocess.Popen(command, env=env, stderr=out, stdout=out)
+        proc = subprocess.Popen([exe, "worker", "--name", name], env=env, stderr=out, stdout=out)
     deadline = time.monotonic() + 30
     while "subscription ready" not in log.read_text()[start:]:
         if proc.poll() is not None or time.monotonic() > deadline:

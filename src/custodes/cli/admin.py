@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -130,7 +131,9 @@ def _safe_url(url: str) -> str:
 def worker(*, name: str | None, home: Path | None) -> None:
     import logging
 
-    from custodes.runner import run_worker
+    from custodes.runner import fault_point, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_worker(bootstrap(Settings.from_env(home=home)), name)
+    # The crash tests' fault hook, injected here at the entrypoint only (never read by the runner).
+    spec = os.environ.get("CUSTODES_FAULT_AT")
+    run_worker(bootstrap(Settings.from_env(home=home)), name, fault=fault_point(spec) if spec else None)
