@@ -7,9 +7,6 @@ once; each test starts from empty tables. SQLite tests copy a migrated template 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("CUSTODES_CHEAP_PASSWORD_HASH", "1")  # before custodes is imported
-
 import secrets
 import shutil
 import uuid
@@ -19,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
 
+from custodes.access import security
 from custodes.access import service as access
 from custodes.access.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
@@ -34,6 +33,8 @@ BACKENDS = [b for b in os.environ.get("CUSTODES_TEST_BACKENDS", "sqlite,postgres
 PG_URL = os.environ.get("CUSTODES_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"
+# Hashing dominates the suite's run time: the tests use argon2's cheapest profile (production never does).
+security.use_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, problem+json errors and health."""
+"""The FastAPI application: the edge (limits, headers), routers, problem+json errors and health."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from custodes.checkins.views import router as checkins_router
 from custodes.console import mount as mount_console
 from custodes.devices.views import router as devices_router
 from custodes.grants.views import router as grants_router
+from custodes.edge import openapi
+from custodes.edge.headers import SecurityHeaders
+from custodes.edge.limits import BodyLimits
 from custodes.orders.views import router as orders_router
 from custodes.reports.views import router as reports_router
 from custodes.retention.views import router as retention_router
@@ -31,6 +34,9 @@ def create_app(container: Container | None = None) -> FastAPI:
                   description="Accountable electronic monitoring. Every error is RFC 9457 problem+json.")
     app.state.container = container or bootstrap()
     errors.install(app)
+    # Added last is outermost: headers go on every answer, the edge's own 408/413/422 included.
+    app.add_middleware(BodyLimits)
+    app.add_middleware(SecurityHeaders)
     for router in (access_router, subjects_router, orders_router, devices_router, alerts_router, audit_router):
         app.include_router(router)
     app.include_router(checkins_router)
@@ -51,4 +57,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__, "time": clock.now().isoformat(),
                 "clock_speed": float(getattr(clock, "speed", 1.0))}
 
+    openapi.install(app)
     return app

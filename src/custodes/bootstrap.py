@@ -11,6 +11,7 @@ from custodes.access.actor import Actor
 from custodes.clock import Clock, SystemClock
 from custodes.config import Settings
 from custodes.db import make_engine, make_session_factory
+from custodes.edge.rates import RateLimiter
 from custodes.keys import load_secret
 from custodes.uow import UnitOfWork
 
@@ -24,6 +25,7 @@ class Container:
     audit_key: bytes
     token_key: bytes
     device_key: bytes
+    device_rates: RateLimiter = field(default_factory=lambda: RateLimiter(burst=60, per_second=1.0))
     extras: dict[str, object] = field(default_factory=dict)
 
     def uow(self, actor: Actor) -> UnitOfWork:
@@ -44,4 +46,5 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> C
         audit_key=load_secret("audit", settings.key_dir),
         token_key=load_secret("token", settings.key_dir),
         device_key=load_secret("device", settings.key_dir),
+        device_rates=RateLimiter(burst=settings.device_burst, per_second=settings.device_per_second),
     )

@@ -1,10 +1,14 @@
-"""Settings read from the environment, once, at bootstrap."""
+"""Settings, read once at bootstrap from the environment (`CUSTODES_<NAME>`) and passed on through
+the Container; nothing else reads the environment for configuration."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _repo_root() -> Path:
@@ -39,21 +43,49 @@ def _retention_from_env() -> dict[str, int]:
     return out
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    database_url: str
-    token_minutes: int = 15
-    sign_in_max_failures: int = 5
-    sign_in_lockout_seconds: int = 300
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUSTODES_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.cwd() / "var", description="data folder; keys in home/keys")
+    database_url: str = Field(default="", description="default: SQLite in WAL mode under home")
+    token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Sign-in throttling (access/throttle.py): free attempts, then a stepped delay per key.
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_lockout_seconds: int = Field(default=300, ge=1, description="first delay for a username+address")
+    sign_in_user_delay_cap_s: int = Field(default=60, ge=1, description="longest delay for a username alone")
+    sign_in_address_delay_cap_s: int = Field(default=3600, ge=1)
+    # Per-device upload allowance (edge/rates.py): a burst, then a steady refill.
+    device_burst: int = Field(default=60, ge=1)
+    device_per_second: float = Field(default=1.0, gt=0)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_group: str = "custodes"
+    pipeline: Literal["embedded", "worker"] = "embedded"
+    serve_mqtt: bool = False
+    tick_seconds: float = Field(default=30.0, ge=0, description="scheduled checks; 0 turns them off")
+    alert_webhook_url: str | None = None
     # The console: officers' time zone for displayed times, and an optional map tile server
     # ({z}/{x}/{y} template); without one, zones and trails draw on a plain background.
     console_time_zone: str = "Europe/London"
     map_tile_url: str = ""
-    retention_grace_days: dict[str, int] = field(default_factory=lambda: dict(RETENTION_GRACE_DAYS))
-    extra: dict[str, str] = field(default_factory=dict)
+    retention_grace_days: dict[str, int] = Field(default_factory=_retention_from_env)
+    # CUSTODES_<NAME>_KEY values found in the environment (server keys given instead of key files).
+    keys: dict[str, str] = Field(default_factory=dict)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        home = Path(data.get("home") or Path.cwd() / "var").resolve()
+        data["home"] = home
+        if not data.get("database_url"):
+            data["database_url"] = f"sqlite:///{home / 'custodes.db'}"
+        if "keys" not in data:
+            data["keys"] = {name[len("CUSTODES_"):-len("_KEY")].lower(): value for name, value in os.environ.items()
+                            if name.startswith("CUSTODES_") and name.endswith("_KEY") and value}
+        return data
 
     @property
     def key_dir(self) -> Path:
@@ -61,15 +93,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, home: Path | None = None, database_url: str | None = None) -> Settings:
-        home = Path(home or os.environ.get("CUSTODES_HOME", Path.cwd() / "var")).resolve()
-        url = database_url or os.environ.get("CUSTODES_DATABASE_URL") or f"sqlite:///{home / 'custodes.db'}"
-        return cls(
-            home=home,
-            database_url=url,
-            token_minutes=int(os.environ.get("CUSTODES_TOKEN_MINUTES", "15")),
-            mqtt_host=os.environ.get("CUSTODES_MQTT_HOST", "127.0.0.1"),
-            mqtt_port=int(os.environ.get("CUSTODES_MQTT_PORT", "1883")),
-            console_time_zone=os.environ.get("CUSTODES_CONSOLE_TIME_ZONE", "Europe/London"),
-            map_tile_url=os.environ.get("CUSTODES_MAP_TILE_URL", ""),
-            retention_grace_days=_retention_from_env(),
-        )
+        given: dict[str, Any] = {}
+        if home is not None:
+            given["home"] = home
+        if database_url:
+            given["database_url"] = database_url
+        return cls(**given)

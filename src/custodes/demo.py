@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
 from custodes.access import service as access
 from custodes.access.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
+from custodes.access.security import DEMO_PASSWORD
 from custodes.bootstrap import Container, bootstrap
 from custodes.config import Settings
 from custodes.db import migrate
@@ -21,7 +23,7 @@ from custodes.orders.models import ConditionCreate, OrderCreate
 from custodes.subjects import service as subjects
 from custodes.subjects.models import ShareCreate, SubjectCreate
 
-PASSWORD = "demo-password-2027"
+PASSWORD = DEMO_PASSWORD
 AGENCIES = [("Home Office Immigration Enforcement", "home_office"), ("Probation Service London", "probation"),
             ("Metropolitan Police", "police"), ("Monitoring Centre", "monitoring_centre")]
 USERS = [("casey", 0, Role.CASEWORKER), ("admin", 0, Role.ADMIN), ("pat", 1, Role.PROBATION),
@@ -36,6 +38,8 @@ SUBJECTS = [
 def seed(container: Container) -> dict[str, str]:
     now = container.clock.now()
     with container.uow(Actor.system("demo")) as uow:
+        access.mark_installation(uow=uow, kind="demo")  # first: only a demo database takes the demo password
+        uow.session.flush()
         agencies = [access.create_agency(uow=uow, data=AgencyCreate(name=n, kind=k)) for n, k in AGENCIES]
         for name, idx, role in USERS:
             access.create_user(uow=uow, data=UserCreate(username=name, password=PASSWORD, role=role),
@@ -87,30 +91,73 @@ def seed(container: Container) -> dict[str, str]:
     return secrets
 
 
-def run(*, host: str, port: int, home: Path | None, serve: bool) -> None:
+class DemoRefused(Exception):
+    """The database named is not one the demo may seed (it holds data and is not a demo)."""
+
+
+def demo_settings(home: Path | None) -> Settings:
+    """--home, else $CUSTODES_HOME, else ./var/demo; the database from CUSTODES_DATABASE_URL or the home."""
+    settings = Settings.from_env(home=home)
+    if home is None and "home" not in settings.model_fields_set:
+        settings = Settings.from_env(home=Path.cwd() / "var" / "demo")
+    return settings
+
+
+def state(url: str) -> str:
+    """"new" (no data), "demo" (made by the demo) or "other" (anything else: never touched)."""
+    if url.startswith("sqlite") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "new"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+            if "installation" in names:
+                kind = conn.scalar(sa.text("SELECT kind FROM installation WHERE id = 1"))
+                if kind is not None:
+                    return "demo" if kind == "demo" else "other"
+            for table in ("agencies", "users", "subjects"):
+                if table in names and conn.scalar(sa.text(f"SELECT count(*) FROM {table}")):
+                    return "other"
+            return "new"
+    finally:
+        engine.dispose()
+
+
+def run(*, host: str, port: int, home: Path | None, serve: bool, reset: bool = False) -> None:
     console = Console()
-    settings = Settings.from_env(home=home or Path.cwd() / "var" / "demo")
-    db_file = settings.database_url.removeprefix("sqlite:///")
-    if settings.database_url.startswith("sqlite") and Path(db_file).exists():
+    settings = demo_settings(home)
+    url = settings.database_url
+    where = sa.engine.make_url(url).render_as_string(hide_password=True)
+    found = state(url)
+    if found == "other":
+        raise DemoRefused(f"the database at {where} holds data and is not a demo database; "
+                          "the demo seeds only a new database or one it made itself")
+    if found == "demo" and reset:
+        if not url.startswith("sqlite"):
+            raise DemoRefused("--reset removes SQLite demo files only; drop a PostgreSQL demo schema yourself")
+        db_file = url.removeprefix("sqlite:///")
         for suffix in ("", "-wal", "-shm"):
             Path(db_file + suffix).unlink(missing_ok=True)
-    migrate.upgrade(settings.database_url)
+        found = "new"
+    migrate.upgrade(url)
     container = bootstrap(settings)
-    secrets = seed(container)
+    if found == "new":
+        secrets = seed(container)
+        console.print("device secrets (shown once): " + ", ".join(f"{k}={v}" for k, v in secrets.items()))
+    else:
+        console.print(f"reusing the demo database at {where} (--reset starts afresh)")
     table = Table(title="Demo logins (password for all: " + PASSWORD + ")")
     for col in ("username", "agency", "role"):
         table.add_column(col)
     for name, idx, role in USERS:
         table.add_row(name, AGENCIES[idx][0], str(role))
     console.print(table)
-    console.print(f"database: {settings.database_url}")
-    console.print("device secrets (shown once): " + ", ".join(f"{k}={v}" for k, v in secrets.items()))
+    console.print(f"database: {where} (marked as a demo database)")
     url = f"http://{host}:{port}"
     console.print(f"serving Custodes at [bold]{url}[/bold]  (API docs {url}/docs, OpenAPI {url}/openapi.json)")
     console.print(f"sign in: curl -s -X POST {url}/v1/auth/token -d 'username=casey&password={PASSWORD}'")
     if serve:
-        import uvicorn
-
         from custodes.app import create_app
+        from custodes.edge import server
 
-        uvicorn.run(create_app(container), host=host, port=port, log_level="warning")
+        server.run(create_app(container), host=host, port=port, log_level="warning")

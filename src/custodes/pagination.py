@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from custodes.bounds import MAX_OFFSET
+
 T = TypeVar("T")
 
 
@@ -25,7 +27,7 @@ class PageParams(BaseModel):
 
 
 def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> PageParams:
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
 

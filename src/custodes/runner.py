@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 class Runner:
     def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float | None = None,
                  tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True,
-                 sweep_s: float = 60.0) -> None:
+                 sweep_s: float = 60.0, fault: Callable[[str], None] | None = None) -> None:
         self.container = container
-        self.fault = fault_point()
+        self.fault = fault or (lambda step: None)
         self.pipeline = Pipeline(container, crash_hook=self.fault)
         self.name = name
         self.mqtt = mqtt
@@ -48,7 +48,7 @@ class Runner:
         self.poll_s = poll_s if poll_s is not None else (0.25 if sqlite else 0.05)
         # Scheduled checks every CUSTODES_TICK_SECONDS (default 30; 0 turns them off, e.g. while
         # replaying history, where "silent since hours" would be an artefact of the replay).
-        self.tick_s = tick_s if tick_s is not None else float(os.environ.get("CUSTODES_TICK_SECONDS", "30"))
+        self.tick_s = tick_s if tick_s is not None else container.settings.tick_seconds
         self.notify_s, self.notify = notify_s, notify
         self.sweep_s = sweep_s
         self._stop = threading.Event()
@@ -166,12 +166,10 @@ class Runner:
         adapters.store_owntracks(self.container, device, body, "ot-mqtt")
 
 
-def fault_point() -> Callable[[str], None]:
-    """Fault injection for the crash tests: CUSTODES_FAULT_AT=step:n kills the process (as kill -9
-    would) the n-th time it passes `step` (stored, trail, rules, commit). Unset: does nothing."""
-    spec = os.environ.get("CUSTODES_FAULT_AT")
-    if not spec:
-        return lambda step: None
+def fault_point(spec: str) -> Callable[[str], None]:
+    """Fault injection for the crash tests, handed to `Runner(fault=...)` by their launcher:
+    "step:n" kills the process (as kill -9 would) the n-th time it passes `step` (stored, trail,
+    rules, commit)."""
     target, n = spec.split(":")
     seen: Counter[str] = Counter()
 
@@ -184,8 +182,8 @@ def fault_point() -> Callable[[str], None]:
     return hit
 
 
-def run_worker(container: Container, name: str | None = None) -> None:
-    runner = Runner(container, mqtt=True, name=name or f"custodes-worker-{socket.gethostname()}")
+def run_worker(container: Container, name: str | None = None, fault: Callable[[str], None] | None = None) -> None:
+    runner = Runner(container, mqtt=True, name=name or f"custodes-worker-{socket.gethostname()}", fault=fault)
     runner.start()
     try:
         runner.wait()
@@ -202,8 +200,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clock that does not move by itself (tests drive the pipeline themselves)."""
     container = app.state.container
     runner = None
-    if os.environ.get("CUSTODES_PIPELINE", "embedded") == "embedded" and getattr(container.clock, "live", False):
-        runner = Runner(container, mqtt=os.environ.get("CUSTODES_SERVE_MQTT") == "1", name="custodes-serve")
+    settings = container.settings
+    if settings.pipeline == "embedded" and getattr(container.clock, "live", False):
+        runner = Runner(container, mqtt=settings.serve_mqtt, name="custodes-serve")
         runner.start()
     app.state.telemetry_runner = runner
     try:

@@ -98,8 +98,9 @@ def test_encrypted_payloads_are_decrypted_and_plain_ones_refused(client, clock, 
 
 
 @pytest.fixture
-def runner(container, monkeypatch):
-    monkeypatch.setenv("CUSTODES_MQTT_GROUP", f"adapters-{secrets.token_hex(4)}")
+def runner(container):
+    # A group of our own, so no other run's worker takes a share of these messages.
+    container.settings = container.settings.model_copy(update={"mqtt_group": f"adapters-{secrets.token_hex(4)}"})
     name = f"adapters-test-{secrets.token_hex(4)}"
     r = Runner(container, mqtt=True, name=name, tick_s=0, notify=False)
     r.start()

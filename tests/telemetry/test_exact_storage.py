@@ -18,7 +18,7 @@ from custodes.telemetry import segment, trail
 from custodes.telemetry.pipeline import Pipeline
 from custodes.telemetry.schemas import SOURCES, FixColumns
 
-from .conftest import EXCLUSION, HOME, ORDER_END, ORDER_START
+from .conftest import HOME, ORDER_END, ORDER_START
 
 INSIDE_EXCLUSION = (51.5000, -0.1040)
 

@@ -35,14 +35,27 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class SignInFailure(Base):
-    """Consecutive failed sign-ins per username; cleared by a success."""
+class SignInThrottle(Base):
+    """Failed sign-ins per key (username, source network, or both; see throttle.py) and when the
+    next attempt is allowed. A success clears the username's keys."""
 
-    __tablename__ = "sign_in_failures"
+    __tablename__ = "sign_in_throttles"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Installation(Base):
+    """One row saying what this database is for: `production` (made by `custodes init`) or `demo`
+    (made by `custodes demo`, the only kind that may hold the published demo password)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 AGENCY_KINDS = ("home_office", "probation", "police", "monitoring_centre")

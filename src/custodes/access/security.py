@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime, timedelta
 
 import jwt
-from argon2 import PasswordHasher, profiles
+from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# Tests may ask for argon2's cheapest profile (hashing dominates their run time); production never does.
-_hasher = (PasswordHasher.from_parameters(profiles.CHEAPEST) if os.environ.get("CUSTODES_CHEAP_PASSWORD_HASH") == "1"
-           else PasswordHasher())
 ISSUER = "custodes"
+# Published in the README for `custodes demo`; refused by every database not marked as a demo.
+DEMO_PASSWORD = "demo-password-2027"
+_hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-000")
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the hasher (the test suite uses argon2's cheapest profile; hashing dominates its run)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("not-a-real-password-000")
 
 
 def hash_password(password: str) -> str:

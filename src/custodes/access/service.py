@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 
-from custodes.access import security
+from custodes.access import security, throttle
 from custodes.access.actor import Actor, Role
-from custodes.access.models import Agency, AgencyCreate, SignInFailure, User, UserCreate
+from custodes.access.models import Agency, AgencyCreate, Installation, SignInThrottle, User, UserCreate
 from custodes.audit.models import AuditAction
 from custodes.config import Settings
 from custodes.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
@@ -17,31 +17,42 @@ from custodes.pagination import paged
 from custodes.uow import UnitOfWork
 
 
-def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: str, password: str) -> str:
+def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: str, password: str,
+            address: str | None = None) -> str:
     """Check a password; commit the outcome (failures too, so throttling survives a 401)."""
     now = uow.clock.now()
     name = username.strip().lower()
     s = uow.session
-    failure = s.get(SignInFailure, name)
-    if failure and failure.locked_until and failure.locked_until > now:
-        wait = int((failure.locked_until - now).total_seconds()) + 1
-        uow.record(AuditAction.SIGN_IN_FAILED, "user", None, detail={"username": name, "reason": "throttled"})
+    steps = throttle.Policy.from_settings(settings).keys(name, address)
+    rows = {key: s.get(SignInThrottle, key) for key in steps}
+    wait = max((int((r.wait_until - now).total_seconds()) + 1 for r in rows.values()
+                if r is not None and r.wait_until is not None and r.wait_until > now), default=0)
+    if wait:
+        uow.record(AuditAction.SIGN_IN_FAILED, "user", None, detail={"username": name, "reason": "throttled",
+                                                                     "address": address})
         uow.commit()
         raise TooManyRequests(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
     user = s.scalars(select(User).where(User.username == name)).first()
-    if not security.check_password(user.password_hash if user else None, password) or not user.active:
-        failure = failure or SignInFailure(username=name, failures=0)
-        failure.failures += 1
-        over = failure.failures - settings.sign_in_max_failures
-        if over >= 0:
-            # Exponential back-off, capped at an hour.
-            failure.locked_until = now + timedelta(seconds=min(settings.sign_in_lockout_seconds * 2**over, 3600))
-        s.add(failure)
-        uow.record(AuditAction.SIGN_IN_FAILED, "user", user.id if user else None, detail={"username": name})
+    good = security.check_password(user.password_hash if user else None, password)
+    if good and password == security.DEMO_PASSWORD and not is_demo(uow=uow):
+        good = False  # the published demo password opens demo databases only
+    if not good or not user.active:
+        for key, step in steps.items():
+            row = rows[key] or SignInThrottle(key=key, failures=0)
+            row.failures = throttle.current(row.failures, row.last_failure_at, now) + 1
+            row.last_failure_at = now
+            delay = step.delay(row.failures)
+            row.wait_until = now + timedelta(seconds=delay) if delay else None
+            s.add(row)
+        uow.record(AuditAction.SIGN_IN_FAILED, "user", user.id if user else None,
+                   detail={"username": name, "address": address})
         uow.commit()
         raise Unauthorized("wrong username or password")
-    if failure:
-        s.delete(failure)
+    # A success clears this officer's counts, but not the address's: one good account must not
+    # reset the count of a client guessing others.
+    for key, row in rows.items():
+        if row is not None and not key.startswith("addr:"):
+            s.delete(row)
     uow.actor = Actor(kind="user", id=str(user.id), name=user.username, agency_id=user.agency_id,
                       role=Role(user.role))
     uow.record(AuditAction.SIGN_IN, "user", user.id)
@@ -49,6 +60,33 @@ def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: 
                                  minutes=settings.token_minutes)
     uow.commit()
     return token
+
+
+def unlock(*, uow: UnitOfWork, user_id: uuid.UUID, agency_id: uuid.UUID | None) -> User:
+    """Clear an officer's sign-in delays at once (an administrator's answer to a lockout attack)."""
+    user = uow.session.get(User, user_id)
+    if user is None or (agency_id is not None and user.agency_id != agency_id):
+        raise NotFound(f"user {user_id} not found")
+    alone, pairs = throttle.user_keys(user.username)
+    cleared = uow.session.execute(delete(SignInThrottle).where(
+        or_(SignInThrottle.key == alone, SignInThrottle.key.startswith(pairs, autoescape=True)))).rowcount
+    uow.record(AuditAction.UPDATE, "user", user.id, detail={"sign_in_unlocked": True, "keys_cleared": cleared})
+    return user
+
+
+def is_demo(*, uow: UnitOfWork) -> bool:
+    row = uow.session.get(Installation, 1)
+    return row is not None and row.kind == "demo"
+
+
+def mark_installation(*, uow: UnitOfWork, kind: str) -> None:
+    uow.session.add(Installation(id=1, kind=kind, created_at=uow.clock.now()))
+
+
+def is_empty(*, uow: UnitOfWork) -> bool:
+    """No agency and no officer yet: a database `init` or `demo` may set up."""
+    s = uow.session
+    return s.scalar(select(Agency.id).limit(1)) is None and s.scalar(select(User.id).limit(1)) is None
 
 
 def load_officer(*, uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
@@ -75,12 +113,21 @@ def get_agency_by_name(*, uow: UnitOfWork, name: str) -> Agency:
     return agency
 
 
+def get_user_by_name(*, uow: UnitOfWork, username: str) -> User:
+    user = uow.session.scalars(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no officer named {username!r}")
+    return user
+
+
 def create_user(*, uow: UnitOfWork, data: UserCreate, agency_id: uuid.UUID) -> User:
     name = data.username.lower()
     if uow.session.get(Agency, agency_id) is None:
         raise Invalid.field("agency_id", "no such agency")
     if uow.session.scalars(select(User).where(User.username == name)).first():
         raise Conflict(f"username {name!r} is taken")
+    if data.password == security.DEMO_PASSWORD and not is_demo(uow=uow):
+        raise Invalid.field("password", "the published demo password is for demo databases only")
     user = User(id=uuid.uuid4(), username=name, password_hash=security.hash_password(data.password),
                 agency_id=agency_id, role=str(data.role), active=True, created_at=uow.clock.now())
     uow.session.add(user)

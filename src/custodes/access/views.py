@@ -24,7 +24,8 @@ def sign_in(request: Request, container: ContainerDep,
     who = Actor.anonymous(name=request.client.host if request.client else None)
     with container.uow(who) as uow:
         token = service.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
-                                username=form.username, password=form.password)
+                                username=form.username, password=form.password,
+                                address=request.client.host if request.client else None)
     return Token(access_token=token, expires_in=container.settings.token_minutes * 60)
 
 
@@ -51,6 +52,14 @@ def create_user(data: UserCreate, actor: Officer, uow: Uow) -> UserRead:
     if agency_id != actor.agency_id:
         raise Forbidden("admins create officers of their own agency only")
     user = service.create_user(uow=uow, data=data, agency_id=agency_id)
+    uow.commit()
+    return UserRead.model_validate(user)
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserRead, dependencies=[requires(Role.ADMIN)])
+def unlock_user(user_id: uuid.UUID, actor: Officer, uow: Uow) -> UserRead:
+    """Clear an officer's sign-in delays now (officers of the admin's own agency)."""
+    user = service.unlock(uow=uow, user_id=user_id, agency_id=actor.agency_id)
     uow.commit()
     return UserRead.model_validate(user)
 

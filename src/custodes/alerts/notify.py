@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,7 +60,7 @@ class NotifyConfig:
     def from_container(cls, container: Container) -> NotifyConfig:
         from custodes.keys import load_secret
 
-        url = container.settings.extra.get("alert_webhook_url") or os.environ.get("CUSTODES_ALERT_WEBHOOK_URL")
+        url = container.settings.extra.get("alert_webhook_url") or container.settings.alert_webhook_url
         return cls(webhook_url=url or None, webhook_key=load_secret("webhook", container.settings.key_dir))
 
 

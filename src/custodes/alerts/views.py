@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Officer, Paging, Uow, requires
@@ -22,6 +21,7 @@ from custodes.alerts.models import (
     AlertStatus,
     Severity,
 )
+from custodes.bounds import Instant
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -33,7 +33,7 @@ HANDLERS = (Role.CASEWORKER, Role.REVIEWER)
 @router.get("", response_model=Page[AlertRead], dependencies=[requires(*READERS)])
 def list_alerts(uow: Uow, paging: Paging, status: AlertStatus | None = None, kind: str | None = None,
                 category: AlertCategory | None = None, subject_id: uuid.UUID | None = None,
-                since: AwareDatetime | None = None, before: AwareDatetime | None = None,
+                since: Instant | None = None, before: Instant | None = None,
                 severity: Severity | None = None, agency_id: uuid.UUID | None = None,
                 assigned_to: uuid.UUID | None = None) -> Page[AlertRead]:
     items, total = service.list_alerts(uow=uow, limit=paging.limit, offset=paging.offset, status=status, kind=kind,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.audit import chain, service
 from custodes.audit.models import AuditEntryRead
+from custodes.bounds import Instant
 from custodes.pagination import Page
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -23,8 +24,8 @@ class ChainReport(BaseModel):
 
 @router.get("/entries", response_model=Page[AuditEntryRead], dependencies=[requires(Role.AUDITOR)])
 def list_entries(uow: Uow, paging: Paging, target_type: str | None = None, target_id: str | None = None,
-                 actor_id: str | None = None, since: AwareDatetime | None = None,
-                 until: AwareDatetime | None = None) -> Page[AuditEntryRead]:
+                 actor_id: str | None = None, since: Instant | None = None,
+                 until: Instant | None = None) -> Page[AuditEntryRead]:
     items, total = service.list_entries(uow=uow, limit=paging.limit, offset=paging.offset, target_type=target_type,
                                         target_id=target_id, actor_id=actor_id, since=since, until=until)
     uow.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -10,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
-from custodes.access.models import UserCreate
+from custodes.access.actor import Actor, Role
+from custodes.access.models import AgencyCreate, UserCreate
 from custodes.audit import chain
 from custodes.bootstrap import bootstrap
 from custodes.clock import AcceleratedClock
@@ -28,16 +29,50 @@ def fail(message: str) -> None:
 
 
 def serve(*, host: str, port: int, home: Path | None, speed: float = 1.0) -> None:
-    import uvicorn
-
     from custodes.app import create_app
+    from custodes.edge import server
 
     settings = Settings.from_env(home=home)
     migrate.upgrade(settings.database_url)
     clock = AcceleratedClock(speed) if speed != 1.0 else None
     if clock is not None:
         console.print(f"simulated time: {speed:g}x real time from {clock.now():%Y-%m-%d %H:%M} UTC")
-    uvicorn.run(create_app(bootstrap(settings, clock)), host=host, port=port, log_level="info")
+    server.run(create_app(bootstrap(settings, clock)), host=host, port=port, log_level="info")
+
+
+def demo(*, host: str, port: int, home: Path | None, serve: bool, reset: bool) -> None:
+    from custodes import demo as demo_module
+
+    try:
+        demo_module.run(host=host, port=port, home=home, serve=serve, reset=reset)
+    except demo_module.DemoRefused as exc:
+        fail(str(exc))
+
+
+def init(*, agency: str, kind: str, username: str, password: str, home: Path | None) -> None:
+    settings = Settings.from_env(home=home)
+    try:
+        agency_data = AgencyCreate(name=agency, kind=kind)
+        user_data = UserCreate(username=username, password=password, role=Role.ADMIN)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    migrate.upgrade(settings.database_url)
+    container = bootstrap(settings)
+    try:
+        with container.uow(Actor.system("init")) as uow:
+            if not access.is_empty(uow=uow):
+                fail(f"the database at {_safe_url(settings.database_url)} already has agencies or officers; "
+                     "init sets up a fresh database only (add officers with `custodes users add`)")
+            access.mark_installation(uow=uow, kind="production")
+            made = access.create_agency(uow=uow, data=agency_data)
+            uow.session.flush()
+            user = access.create_user(uow=uow, data=user_data, agency_id=made.id)
+            uow.commit()
+    except DomainError as exc:
+        fail(exc.detail)
+    console.print(f"created agency {made.name!r} and administrator {user.username}; "
+                  f"database at {_safe_url(settings.database_url)}")
 
 
 def db_upgrade(*, home: Path | None) -> None:
@@ -61,6 +96,18 @@ def users_add(*, username: str, agency: str, role: str, password: str, home: Pat
     except DomainError as exc:
         fail(exc.detail)
     console.print(f"added {user.username} ({user.role}) to {agency}")
+
+
+def users_unlock(*, username: str, home: Path | None) -> None:
+    container = bootstrap(Settings.from_env(home=home))
+    try:
+        with container.uow(Actor.system("cli")) as uow:
+            user = access.get_user_by_name(uow=uow, username=username)
+            access.unlock(uow=uow, user_id=user.id, agency_id=None)
+            uow.commit()
+    except DomainError as exc:
+        fail(exc.detail)
+    console.print(f"{user.username} may sign in again at once")
 
 
 def audit_verify(*, home: Path | None) -> None:
@@ -88,7 +135,9 @@ def _safe_url(url: str) -> str:
 def worker(*, name: str | None, home: Path | None) -> None:
     import logging
 
-    from custodes.runner import run_worker
+    from custodes.runner import fault_point, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_worker(bootstrap(Settings.from_env(home=home)), name)
+    # The crash tests' fault hook, injected here at the entrypoint only (never read by the runner).
+    spec = os.environ.get("CUSTODES_FAULT_AT")
+    run_worker(bootstrap(Settings.from_env(home=home)), name, fault=fault_point(spec) if spec else None)

@@ -67,11 +67,25 @@ def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
 
 @app.command()
 def demo(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
-         serve: Annotated[bool, typer.Option(help="serve after seeding")] = True) -> None:
-    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it."""
-    from custodes import demo as demo_module
+         serve: Annotated[bool, typer.Option(help="serve after seeding")] = True,
+         reset: Annotated[bool, typer.Option(help="start an existing SQLite demo database afresh")] = False) -> None:
+    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it.
+    It seeds only a new database or one it made itself, never anything else."""
+    admin.demo(host=host, port=port, home=home, serve=serve, reset=reset)
 
-    demo_module.run(host=host, port=port, home=home, serve=serve)
+
+@app.command()
+def init(agency: Annotated[str, typer.Option(help="name of the first agency")],
+         kind: Annotated[str, typer.Option(help="home_office, probation, police or monitoring_centre")],
+         username: Annotated[str, typer.Option(help="the first administrator")],
+         password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+         home: Home = None) -> None:
+    """Set up a fresh database: the first agency and its administrator (refused if any exist)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    admin.init(agency=agency, kind=kind, username=username, password=password, home=home)
 
 
 @db_app.command("upgrade")
@@ -91,6 +105,13 @@ def users_add(username: Annotated[str, typer.Option()], agency: Annotated[str, t
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     admin.users_add(username=username, agency=agency, role=role, password=password, home=home)
+
+
+@users_app.command("unlock")
+def users_unlock(username: Annotated[str, typer.Argument(help="the officer to let sign in at once")],
+                 home: Home = None) -> None:
+    """Clear an officer's sign-in delays (after failed attempts by someone else)."""
+    admin.users_unlock(username=username, home=home)
 
 
 @audit_app.command("verify")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,13 +11,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def private_file(path: Path) -> None:
+    """Make the database file (and its folder) readable by the service user only. SQLite gives its
+    -wal and -shm files the database file's own permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

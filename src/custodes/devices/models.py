@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from custodes.bounds import Instant
 from custodes.db import Base, UTCDateTime, new_id
 
 DeviceKind = Literal["ankle_tag", "smartwatch", "wristband"]
@@ -87,8 +88,8 @@ class DeviceIssued(DeviceRead):
 
 class AssignmentCreate(BaseModel):
     subject_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
 
     @field_validator("ends_at")
     @classmethod
@@ -100,7 +101,7 @@ class AssignmentCreate(BaseModel):
 
 
 class AssignmentEnd(BaseModel):
-    ends_at: AwareDatetime
+    ends_at: Instant
     device_status: DeviceStatus = "returned"
 
 

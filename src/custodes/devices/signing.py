@@ -31,7 +31,8 @@ from custodes.access.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
 from custodes.devices.models import Device, DeviceNonce
-from custodes.errors import Forbidden, Unauthorized
+from custodes.edge.rates import retry_after
+from custodes.errors import Forbidden, TooManyRequests, Unauthorized
 from custodes.uow import UnitOfWork
 
 H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
@@ -143,8 +144,14 @@ async def authenticated_device(request: Request, container: ContainerDep) -> Dev
         claimed_id = uuid.UUID(str(claimed)) if claimed is not None else None
     except ValueError:
         raise Forbidden("a device may act only for itself") from None
-    return await run_in_threadpool(verify, container, method=request.method, path=request.url.path,
-                                   headers=request.headers, body=body, claimed_for=claimed_id)
+    identity = await run_in_threadpool(verify, container, method=request.method, path=request.url.path,
+                                       headers=request.headers, body=body, claimed_for=claimed_id)
+    # Counted only once the signature is good, so nobody can spend another device's allowance.
+    wait = container.device_rates.take(str(identity.device_id), container.clock.now())
+    if wait > 0:
+        raise TooManyRequests(f"this device is over its request rate; try again in {retry_after(wait)} s",
+                              retry_after=retry_after(wait))
+    return identity
 
 
 SignedDevice = Annotated[DeviceIdentity, Depends(authenticated_device)]

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from custodes.bounds import Instant
 from custodes.db import Base, JSONType, UTCDateTime, new_id
 from custodes.orders.conditions import ConditionSpec
 
@@ -127,8 +128,8 @@ class ReviewTriggerRead(BaseModel):
 
 class OrderCreate(BaseModel):
     legal_basis: str = Field(min_length=3, max_length=2000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     vulnerability_flags: list[str] = Field(default_factory=list)
     health_flags: list[str] = Field(default_factory=list)
     less_intrusive_options: list[AlternativeConsidered] = Field(
@@ -148,7 +149,7 @@ class OrderCreate(BaseModel):
 
 class OrderUpdate(BaseModel):
     legal_basis: str | None = Field(default=None, min_length=3, max_length=2000)
-    ends_at: AwareDatetime | None = None
+    ends_at: Instant | None = None
     vulnerability_flags: list[str] | None = None
     health_flags: list[str] | None = None
     less_intrusive_options: list[AlternativeConsidered] | None = Field(default=None, min_length=1)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from custodes.bounds import BirthDate
 from custodes.db import Base, UTCDateTime, new_id
 
 
@@ -51,7 +52,7 @@ def check_time_zone(value: str) -> str:
 
 class SubjectBase(BaseModel):
     full_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    date_of_birth: BirthDate
     nationality: str = Field(pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     preferred_language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag")
     time_zone: str = Field(description="IANA time zone, e.g. Europe/London")
@@ -61,13 +62,6 @@ class SubjectBase(BaseModel):
     def _tz(cls, v: str) -> str:
         return check_time_zone(v)
 
-    @field_validator("date_of_birth")
-    @classmethod
-    def _dob(cls, v: date) -> date:
-        if v.year < 1900:
-            raise ValueError("date of birth before 1900")
-        return v
-
 
 class SubjectCreate(SubjectBase):
     pass
@@ -75,7 +69,7 @@ class SubjectCreate(SubjectBase):
 
 class SubjectUpdate(BaseModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     nationality: str | None = Field(default=None, pattern="^[A-Z]{2}$")
     preferred_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     time_zone: str | None = None
@@ -86,7 +80,13 @@ class SubjectUpdate(BaseModel):
         return None if v is None else check_time_zone(v)
 
 
-class SubjectRead(SubjectBase):
+class SubjectRead(BaseModel):
+    # No input checks on the way out: a record stored before a rule tightened must still be readable.
+    full_name: str
+    date_of_birth: date
+    nationality: str
+    preferred_language: str
+    time_zone: str
     id: uuid.UUID
     agency_id: uuid.UUID
     created_at: datetime

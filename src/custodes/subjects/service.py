@@ -9,6 +9,7 @@ from sqlalchemy import select
 from custodes.access.models import Agency
 from custodes.access.scope import subject_owned, subject_visible
 from custodes.audit.models import AuditAction
+from custodes.bounds import check_birth_not_after
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.pagination import paged
 from custodes.subjects.models import (
@@ -47,6 +48,7 @@ def list_visible(*, uow: UnitOfWork, limit: int, offset: int, name: str | None =
 
 
 def create(*, uow: UnitOfWork, data: SubjectCreate) -> Subject:
+    check_birth_not_after(data.date_of_birth, uow.clock.now().date())
     subject = Subject(id=uuid.uuid4(), agency_id=uow.actor.agency_id, created_at=uow.clock.now(),
                       **data.model_dump())
     uow.session.add(subject)
@@ -58,6 +60,8 @@ def update(*, uow: UnitOfWork, subject_id: uuid.UUID, data: SubjectUpdate) -> Su
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is None:
             raise Invalid.field(key, "may not be null")
+        if key == "date_of_birth":
+            check_birth_not_after(value, uow.clock.now().date())
         setattr(subject, key, value)
     return subject
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -35,12 +34,12 @@ TELEMETRY_FILTER = "custodes/devices/+/telemetry"
 OWNTRACKS_FILTER = "owntracks/+/+"  # the OwnTracks app publishes on owntracks/{user}/{device}
 
 
-def shared_subscription(topic_filter: str = TELEMETRY_FILTER) -> str:
-    """Workers of one deployment share a group (env CUSTODES_MQTT_GROUP, default `custodes`).
+def shared_subscription(group: str, topic_filter: str = TELEMETRY_FILTER) -> str:
+    """Workers of one deployment share a group (settings.mqtt_group, env CUSTODES_MQTT_GROUP).
 
     The broker also hands a share of the messages to *offline* members with a persistent session,
     so a worker name that is retired for good must be forgotten (`forget_session`)."""
-    return f"$share/{os.environ.get('CUSTODES_MQTT_GROUP', 'custodes')}/{topic_filter}"
+    return f"$share/{group}/{topic_filter}"
 MQTT_MAX_AGE = timedelta(hours=24)
 SESSION_EXPIRY_S = 24 * 3600
 
@@ -112,12 +111,14 @@ class TelemetrySubscriber:
 
     def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:
         if not reason.is_failure:
-            client.subscribe([(shared_subscription(f), 1) for f in self.FILTERS])
+            group = self.container.settings.mqtt_group
+            client.subscribe([(shared_subscription(group, f), 1) for f in self.FILTERS])
 
     def _on_subscribe(self, _client, _userdata, _mid, reasons, _props) -> None:
         if all(not r.is_failure for r in reasons):
             self.ready.set()
-            log.info("subscription ready: %s as %s", ", ".join(map(shared_subscription, self.FILTERS)),
+            group = self.container.settings.mqtt_group
+            log.info("subscription ready: %s as %s", ", ".join(shared_subscription(group, f) for f in self.FILTERS),
                      self.client_id)
         else:
             log.error("subscription refused: %s", reasons)

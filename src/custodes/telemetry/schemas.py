@@ -181,13 +181,13 @@ def _split_ndjson(body: bytes) -> tuple[dict, list[object | Rejection]]:
         raise BatchRefused("empty batch: the first line must be the header {\"v\": 1, \"seq\": n}")
     try:
         header = json.loads(lines[0])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
         raise BatchRefused(f"malformed JSON in the header line: {exc}") from None
     raw: list[object | Rejection] = []
     for i, line in enumerate(lines[1:]):
         try:
             raw.append(json.loads(line))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raw.append(Rejection(i, f"malformed JSON: {exc}"))
     return header, raw
 
@@ -202,7 +202,7 @@ def parse_batch(body: bytes, *, ndjson: bool = False) -> tuple[int, list[FixV1 |
             pass
         try:
             header = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BatchRefused(f"malformed JSON: {exc}") from None
         if not isinstance(header, dict) or not isinstance(header.get("items"), list):
             raise BatchRefused("the batch must be an object with v, seq and an items list")

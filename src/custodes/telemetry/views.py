@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +15,7 @@ from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.access.scope import subject_visible
 from custodes.audit.models import AuditAction
+from custodes.bounds import Instant
 from custodes.devices.signing import H_SIGNATURE, SignedDevice
 from custodes.errors import DomainError, Forbidden, Invalid, NotFound
 from custodes.grants import service as grants
@@ -58,8 +58,8 @@ async def upload_telemetry(device_id: uuid.UUID, request: Request, device: Signe
             responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
 def subject_trail(
     subject_id: uuid.UUID, uow: Uow, container: ContainerDep,
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
     purpose: Annotated[TrailPurpose, Query(description="why this trail is read (audited)")],
     purpose_detail: Annotated[str, Query(min_length=3, max_length=500, description="case reference, alert, ...")],
     grant_id: Annotated[uuid.UUID | None, Query(description="police only: the grant this read is made under")] = None,
