@@ -17,17 +17,44 @@ from custodes.pagination import paged
 from custodes.uow import UnitOfWork
 
 
+def throttle_rows(session, settings: Settings, name: str, address: str | None) -> tuple[dict, dict]:
+    """The throttle keys of one attempt (username, address, both) with their stored counts; shared by
+    the officers' and the monitored people's sign-in (whose names carry their own prefix)."""
+    steps = throttle.Policy.from_settings(settings).keys(name, address)
+    return steps, {key: session.get(SignInThrottle, key) for key in steps}
+
+
+def throttle_wait(rows: dict, now) -> int:
+    return max((int((r.wait_until - now).total_seconds()) + 1 for r in rows.values()
+                if r is not None and r.wait_until is not None and r.wait_until > now), default=0)
+
+
+def throttle_failure(session, steps: dict, rows: dict, now) -> None:
+    for key, step in steps.items():
+        row = rows[key] or SignInThrottle(key=key, failures=0)
+        row.failures = throttle.current(row.failures, row.last_failure_at, now) + 1
+        row.last_failure_at = now
+        delay = step.delay(row.failures)
+        row.wait_until = now + timedelta(seconds=delay) if delay else None
+        session.add(row)
+
+
+def throttle_success(session, rows: dict) -> None:
+    # A success clears this account's counts, but not the address's: one good account must not
+    # reset the count of a client guessing others.
+    for key, row in rows.items():
+        if row is not None and not key.startswith("addr:"):
+            session.delete(row)
+
+
 def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: str, password: str,
             address: str | None = None) -> str:
     """Check a password; commit the outcome (failures too, so throttling survives a 401)."""
     now = uow.clock.now()
     name = username.strip().lower()
     s = uow.session
-    steps = throttle.Policy.from_settings(settings).keys(name, address)
-    rows = {key: s.get(SignInThrottle, key) for key in steps}
-    wait = max((int((r.wait_until - now).total_seconds()) + 1 for r in rows.values()
-                if r is not None and r.wait_until is not None and r.wait_until > now), default=0)
-    if wait:
+    steps, rows = throttle_rows(s, settings, name, address)
+    if wait := throttle_wait(rows, now):
         uow.record(AuditAction.SIGN_IN_FAILED, "user", None, detail={"username": name, "reason": "throttled",
                                                                      "address": address})
         uow.commit()
@@ -37,22 +64,12 @@ def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: 
     if good and password == security.DEMO_PASSWORD and not is_demo(uow=uow):
         good = False  # the published demo password opens demo databases only
     if not good or not user.active:
-        for key, step in steps.items():
-            row = rows[key] or SignInThrottle(key=key, failures=0)
-            row.failures = throttle.current(row.failures, row.last_failure_at, now) + 1
-            row.last_failure_at = now
-            delay = step.delay(row.failures)
-            row.wait_until = now + timedelta(seconds=delay) if delay else None
-            s.add(row)
+        throttle_failure(s, steps, rows, now)
         uow.record(AuditAction.SIGN_IN_FAILED, "user", user.id if user else None,
                    detail={"username": name, "address": address})
         uow.commit()
         raise Unauthorized("wrong username or password")
-    # A success clears this officer's counts, but not the address's: one good account must not
-    # reset the count of a client guessing others.
-    for key, row in rows.items():
-        if row is not None and not key.startswith("addr:"):
-            s.delete(row)
+    throttle_success(s, rows)
     uow.actor = Actor(kind="user", id=str(user.id), name=user.username, agency_id=user.agency_id,
                       role=Role(user.role))
     uow.record(AuditAction.SIGN_IN, "user", user.id)

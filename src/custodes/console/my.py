@@ -117,7 +117,8 @@ def sign_in(request: Request, container: ContainerDep, username: Annotated[str, 
     try:
         with container.uow(who) as uow:
             service.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
-                            username=username, password=password)
+                            username=username, password=password,
+                            address=request.client.host if request.client else None)
     except (Unauthorized, TooManyRequests) as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 401
         error = f"{exc.detail}." if status == 429 else "Wrong username or password. Check both and try again."

@@ -47,7 +47,8 @@ def sign_in(request: Request, container: ContainerDep, username: Annotated[str, 
         with container.uow(who) as uow:
             # The API's own sign-in: same password check, throttling and audit entries.
             access.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
-                           username=username, password=password)
+                           username=username, password=password,
+                           address=request.client.host if request.client else None)
             officer = uow.actor
     except (Unauthorized, TooManyRequests) as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 401

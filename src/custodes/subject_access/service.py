@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from custodes.access import security
 from custodes.access.actor import Actor
-from custodes.access.models import SignInFailure
+from custodes.access import service as access
 from custodes.access.scope import subject_visible
 from custodes.alerts.models import Alert
 from custodes.audit.models import AuditAction
@@ -52,29 +51,23 @@ def issue_credentials(*, uow: UnitOfWork, subject_id: uuid.UUID) -> CredentialIs
     return CredentialIssued(subject_id=subject.id, username=cred.username, password=password, issued_at=now)
 
 
-def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: str, password: str) -> str:
+def sign_in(*, uow: UnitOfWork, settings: Settings, token_key: bytes, username: str, password: str,
+            address: str | None = None) -> str:
+    """The person's own sign-in, throttled like an officer's (per name, address and both)."""
     now = uow.clock.now()
     name = username.strip().lower()
-    key = _THROTTLE_PREFIX + name
-    failure = uow.session.get(SignInFailure, key)
-    if failure and failure.locked_until and failure.locked_until > now:
-        wait = int((failure.locked_until - now).total_seconds()) + 1
+    steps, rows = access.throttle_rows(uow.session, settings, _THROTTLE_PREFIX + name, address)
+    if wait := access.throttle_wait(rows, now):
         uow.record(AuditAction.SIGN_IN_FAILED, "subject_credential", None, detail={"reason": "throttled"})
         uow.commit()
         raise TooManyRequests(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
     cred = uow.session.scalars(select(SubjectCredential).where(SubjectCredential.username == name)).first()
     if not security.check_password(cred.password_hash if cred else None, password) or not cred.active:
-        failure = failure or SignInFailure(username=key, failures=0)
-        failure.failures += 1
-        over = failure.failures - settings.sign_in_max_failures
-        if over >= 0:
-            failure.locked_until = now + timedelta(seconds=min(settings.sign_in_lockout_seconds * 2**over, 3600))
-        uow.session.add(failure)
+        access.throttle_failure(uow.session, steps, rows, now)
         uow.record(AuditAction.SIGN_IN_FAILED, "subject_credential", cred.id if cred else None)
         uow.commit()
         raise Unauthorized("wrong username or password")
-    if failure:
-        uow.session.delete(failure)
+    access.throttle_success(uow.session, rows)
     uow.actor = Actor(kind="subject", id=str(cred.subject_id), name=cred.username)
     uow.record(AuditAction.SIGN_IN, "subject_credential", cred.id, detail={"subject_id": str(cred.subject_id)})
     token = deps.issue_token(token_key, credential=cred, now=now, minutes=settings.token_minutes)

@@ -33,7 +33,8 @@ def sign_in(request: Request, container: ContainerDep,
     who = Actor.anonymous(name=request.client.host if request.client else None)
     with container.uow(who) as uow:
         token = service.sign_in(uow=uow, settings=container.settings, token_key=container.token_key,
-                                username=form.username, password=form.password)
+                                username=form.username, password=form.password,
+                                address=request.client.host if request.client else None)
     return SubjectToken(access_token=token, expires_in=container.settings.token_minutes * 60)
 
 
