@@ -22,7 +22,8 @@ from custodes.adapters.models import AdapterEnable, AdapterIssued, AdapterRead, 
 from custodes.bootstrap import Container
 from custodes.devices import service as devices
 from custodes.devices import signing
-from custodes.errors import Conflict, Invalid, NotFound, Unauthorized
+from custodes.edge.rates import retry_after
+from custodes.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from custodes.telemetry import service as telemetry
 from custodes.telemetry.service import IngestResult
 from custodes.uow import UnitOfWork
@@ -144,6 +145,9 @@ def ingest(container: Container, device: AdapterDevice, items: list[dict[str, An
     """Store what the device sent as a native batch (validated exactly as a signed upload is)."""
     if not items:
         return None
+    # The same per-device allowance as signed uploads, counted once the credentials are good.
+    if wait := container.device_rates.take(str(device.device_id), container.clock.now()):
+        raise TooManyRequests("this device is sending faster than its allowance", retry_after=retry_after(wait))
     for probe in range(PROBES):
         body = native_body(items, container.clock.now(), probe)
         try:

@@ -58,7 +58,12 @@ def disable_adapter(device_id: uuid.UUID, uow: Uow) -> Response:
     return Response(status_code=204)
 
 
-@router.api_route("/adapters/osmand", methods=["GET", "POST"], responses={200: {"description": "stored"}})
+# The phone routes check their own credentials (no signature), so their answers are declared here.
+PHONE_ANSWERS = {200: {"description": "stored"}, 401: {}, 403: {}, 409: {}, 429: {}}
+
+
+@router.api_route("/adapters/osmand", methods=["GET", "POST"], responses=PHONE_ANSWERS,
+                  operation_id="osmand_position")
 async def osmand_position(request: Request, container: ContainerDep) -> Response:
     """Traccar Client: `?id=<token>&lat=..&lon=..&timestamp=..&accuracy=..&batt=..&charge=..`, a form
     POST of the same, or Traccar Client 9's JSON body. The `id` is the adapter token."""
@@ -80,7 +85,7 @@ async def osmand_position(request: Request, container: ContainerDep) -> Response
     return Response(status_code=200)
 
 
-@router.post("/adapters/owntracks", responses={200: {"description": "stored; the app expects a JSON array"}})
+@router.post("/adapters/owntracks", responses={**PHONE_ANSWERS, 200: {"description": "stored; the app expects a JSON array"}})
 async def owntracks_position(request: Request, container: ContainerDep) -> JSONResponse:
     """OwnTracks in HTTP mode, with the device's own Basic credentials."""
     require_tls(request)

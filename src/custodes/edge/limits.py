@@ -36,6 +36,8 @@ DEVICE = RouteKind("device request", 16 * KIB, device=True)
 ENROLMENT = RouteKind("face enrolment", 5 * MAX_UPLOAD_BYTES + MULTIPART_SLACK)  # MAX_REFERENCE_PHOTOS
 SIGN_IN = RouteKind("sign-in form", 8 * KIB)
 OFFICER = RouteKind("officer JSON", 256 * KIB)
+# The monitored person's representation: free text and one attachment (subject_access/voice.py).
+REPRESENTATION = RouteKind("representation", 5 * MIB + 64 * KIB + MULTIPART_SLACK)
 
 _ROUTES = [
     (re.compile(r"^/v1/devices/[^/]+/telemetry/?$"), TELEMETRY),
@@ -43,6 +45,9 @@ _ROUTES = [
     (re.compile(r"^/v1/devices/[^/]+/(ping|checkins/pending)/?$"), DEVICE),
     (re.compile(r"^/v1/subjects/[^/]+/face/enrolments/?$"), ENROLMENT),
     (re.compile(r"^/v1/auth/token/?$"), SIGN_IN),
+    (re.compile(r"^/v1/my/token/?$"), SIGN_IN),
+    (re.compile(r"^/v1/my/representations/?$"), REPRESENTATION),
+    (re.compile(r"^/my/representation/?$"), REPRESENTATION),
 ]
 
 

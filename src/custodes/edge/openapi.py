@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from custodes.access.deps import current_officer
 from custodes.devices.signing import authenticated_device
 from custodes.errors import PROBLEM
+from custodes.subject_access.deps import current_subject
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -43,8 +44,9 @@ WHY = {
     422: "Invalid input; `errors` names each field",
     429: "Too many requests; wait Retry-After seconds",
 }
+WHY_KEYS = {str(k) for k in WHY}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-THROTTLED_PATHS = {"/v1/auth/token"}
+THROTTLED_PATHS = {"/v1/auth/token", "/v1/my/token"}
 
 
 def _calls(dependant: Dependant) -> set[Any]:
@@ -56,8 +58,10 @@ def _calls(dependant: Dependant) -> set[Any]:
 
 def statuses(route: Any, method: str) -> list[int]:
     calls = _calls(route.dependant)
-    officer, device = current_officer in calls, authenticated_device in calls
+    officer = current_officer in calls or current_subject in calls  # officers and the monitored person
+    device = authenticated_device in calls
     out = {400, 408, 413, 422}  # the edge and validation apply to every route
+    out |= {int(s) for s in route.responses if str(s) in WHY_KEYS}  # answers a route declares itself
     if officer or device:
         out |= {401, 403}
     if route.dependant.path_params or officer or device:

@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from custodes.access.actor import Actor
 from custodes.access.deps import ContainerDep
+from custodes.bounds import MAX_OFFSET
 from custodes.subject_access import export, notice, report_pdf, service, voice
 from custodes.subject_access.deps import MyUow
 from custodes.subject_access.models import (
@@ -48,7 +49,7 @@ def my_schedule(uow: MyUow) -> dict[str, Any]:
 
 @router.get("/my/checkins", response_model=list[PlainItem])
 def my_checkins(uow: MyUow, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> list[PlainItem]:
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[PlainItem]:
     """Your check-in results, with the reasons in plain words."""
     out = service.my_check_ins(uow=uow, limit=limit, offset=offset)
     uow.commit()
@@ -57,7 +58,7 @@ def my_checkins(uow: MyUow, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 
 @router.get("/my/alerts", response_model=list[PlainItem])
 def my_alerts(uow: MyUow, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-              offset: Annotated[int, Query(ge=0)] = 0) -> list[PlainItem]:
+              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[PlainItem]:
     """The alerts about you and how they were closed."""
     out = service.my_alerts(uow=uow, limit=limit, offset=offset)
     uow.commit()
