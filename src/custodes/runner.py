@@ -2,7 +2,8 @@
 in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-check-in sweep (draws prompts, raises missed ones), the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
+check-in sweep (draws prompts, raises missed ones), the alert notifications, signed audit
+checkpoints, and, in workers, the MQTT subscriber that stores incoming batches.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 class Runner:
     def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float | None = None,
                  tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True,
-                 sweep_s: float = 60.0) -> None:
+                 sweep_s: float = 60.0, checkpoint_s: float = 60.0) -> None:
         self.container = container
         self.fault = fault_point()
         self.pipeline = Pipeline(container, crash_hook=self.fault)
@@ -45,6 +46,7 @@ class Runner:
         self.tick_s = tick_s if tick_s is not None else float(os.environ.get("CUSTODES_TICK_SECONDS", "30"))
         self.notify_s, self.notify = notify_s, notify
         self.sweep_s = sweep_s
+        self.checkpoint_s = checkpoint_s
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -62,6 +64,9 @@ class Runner:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
             # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
+        if self.checkpoint_s > 0:
+            # Signed audit checkpoints outside the database, so a cut chain tail is caught.
+            self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))
         if self.mqtt:
             from custodes.telemetry.mqtt import TelemetrySubscriber
 
@@ -116,6 +121,11 @@ class Runner:
                 except Exception:
                     log.exception("%s failed; retried next round", getattr(fn, "__name__", "job"))
         return loop
+
+    def _checkpoint(self) -> None:
+        from custodes.audit.anchors import checkpoint
+
+        checkpoint(self.container)
 
     def _notify_once(self) -> None:
         from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out

@@ -90,8 +90,14 @@ class ChainFault:
     reason: str
 
 
-def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | ChainFault]:
-    """Yield each verified seq; yield a ChainFault at the first bad entry and stop."""
+def verify(session: Session, key: bytes, batch: int = 5000,
+           anchored: dict[int, str] | None = None) -> Iterator[int | ChainFault]:
+    """Yield each verified seq; yield a ChainFault at the first bad entry and stop.
+
+    `anchored` (seq -> hash, from signed checkpoints kept outside the database) must all still be
+    in the chain with those hashes: the head row alone can be moved by whoever can write the table.
+    """
+    anchored = anchored or {}
     expected_seq, prev = 1, GENESIS
     last_seen = 0
     while True:
@@ -110,9 +116,17 @@ def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | Ch
             if not hmac.compare_digest(row.hash, entry_hash(key, prev, row.seq, row)):
                 yield ChainFault(row.seq, "content does not match its hash (entry was altered)")
                 return
+            if row.seq in anchored and anchored[row.seq] != row.hash:
+                yield ChainFault(row.seq, "hash differs from the signed checkpoint (chain replaced from here)")
+                return
             prev, expected_seq, last_seen = row.hash, row.seq + 1, row.seq
             yield row.seq
         session.expunge_all()
+    beyond = max(anchored, default=0)
+    if beyond > last_seen:
+        yield ChainFault(last_seen + 1, f"chain ends at {last_seen} but a signed checkpoint vouches for "
+                                        f"{beyond} entries: entries removed from the end")
+        return
     head = session.get(AuditHead, 1)
     if head is None and last_seen:
         yield ChainFault(last_seen, "chain head record is missing")

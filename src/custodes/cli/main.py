@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from custodes.audit.commands import audit_app
 from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
@@ -23,7 +24,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations over whole data sets.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 users_app = typer.Typer(no_args_is_help=True, help="Officer accounts.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
 app.add_typer(db_app, name="db")
@@ -76,12 +76,6 @@ def users_add(username: Annotated[str, typer.Option()], agency: Annotated[str, t
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     admin.users_add(username=username, agency=agency, role=role, password=password, home=home)
-
-
-@audit_app.command("verify")
-def audit_verify(home: Home = None) -> None:
-    """Check the whole audit chain; exit 1 naming the first bad entry."""
-    admin.audit_verify(home=home)
 
 
 @app.command("worker")
