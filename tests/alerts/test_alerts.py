@@ -48,7 +48,7 @@ def test_lifecycle_with_outcome_and_reason(client, container, officer, new_subje
     with container.engine.connect() as conn:
         actions = conn.execute(sa.text(
             "SELECT action FROM audit_entries WHERE target_type = 'alert' ORDER BY seq")).scalars().all()
-    assert actions == ["create", "update", "update"]
+    assert actions == ["create", "read", "update", "update"]  # the list page was a read
 
 
 def test_alerts_are_scoped(client, container, officer, new_subject):

@@ -25,12 +25,15 @@ def list_alerts(uow: Uow, paging: Paging, status: AlertStatus | None = None, kin
                 since: AwareDatetime | None = None) -> Page[AlertRead]:
     items, total = service.list_alerts(uow=uow, limit=paging.limit, offset=paging.offset, status=status, kind=kind,
                                        category=category, subject_id=subject_id, since=since)
+    uow.commit()  # the reads of each alert are recorded by the unit of work
     return Page(items=[AlertRead.model_validate(a) for a in items], total=total, **paging.model_dump())
 
 
 @router.get("/{alert_id}", response_model=AlertRead, dependencies=[requires(*READERS)])
 def get_alert(alert_id: uuid.UUID, uow: Uow) -> AlertRead:
-    return AlertRead.model_validate(service.load(uow=uow, alert_id=alert_id))
+    alert = service.load(uow=uow, alert_id=alert_id)
+    uow.commit()
+    return AlertRead.model_validate(alert)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead, dependencies=[requires(*HANDLERS)])
