@@ -14,7 +14,7 @@ from custodes.biometrics import FaceNotAcquired
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
 from custodes.checkins.models import FaceEnrolment, FacePhoto
-from custodes.checkins.upload import FaceNotUsable, content_type, decode_upload
+from custodes.checkins.upload import CleanPhoto, FaceNotUsable, decode_upload
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.subjects import service as subjects
 from custodes.subjects.models import Subject
@@ -44,9 +44,10 @@ def enrol(*, uow: UnitOfWork, keys: FaceKeyRing, engine, subject_id: uuid.UUID, 
         raise Invalid.field("photos", "send at least one reference photo")
     if len(photos) > MAX_REFERENCE_PHOTOS:
         raise Invalid.field("photos", f"at most {MAX_REFERENCE_PHOTOS} reference photos")
-    acquired = []
+    acquired, cleaned = [], []
     for i, data in enumerate(photos):
         rgb = decode_upload(data, f"photos[{i}]")
+        cleaned.append(CleanPhoto.from_pixels(rgb))
         try:
             acquired.append(engine.acquire(rgb, for_template=True))  # embedded once, as a reference
         except FaceNotAcquired as exc:
@@ -64,9 +65,9 @@ def enrol(*, uow: UnitOfWork, keys: FaceKeyRing, engine, subject_id: uuid.UUID, 
     face_store.seal_template(keys=keys, enrolment=enrolment, template=template.to_bytes())
     uow.session.add(enrolment)
     uow.session.flush()  # the photos refer to the enrolment row
-    for data in photos:
-        face_store.add_photo(uow=uow, keys=keys, subject_id=subject.id, role="reference", data=data,
-                             content_type=content_type(data), enrolment_id=enrolment.id)
+    for image in cleaned:
+        face_store.add_photo(uow=uow, keys=keys, subject_id=subject.id, role="reference", image=image,
+                             enrolment_id=enrolment.id)
     return enrolment
 
 

@@ -32,8 +32,8 @@ from custodes.checkins.models import CheckInAttempt, CheckInPrompt, SubmissionRe
 from custodes.checkins.service import subject_of_device
 from custodes.checkins.upload import (
     MAX_FRAMES,
+    CleanPhoto,
     PhotoRefused,
-    content_type,
     decode_upload,
 )
 from custodes.errors import Conflict, NotFound, TooManyRequests
@@ -114,7 +114,7 @@ def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_i
     decision = decide(evidence)
     if decision.failure_to_acquire and prompt.failures_to_acquire + 1 >= MAX_FAILURES_TO_ACQUIRE:
         decision = repeated_failure_to_acquire(evidence)
-    return _record(uow, keys, prompt, device_id, enrolment, photo, decision)
+    return _record(uow, keys, prompt, device_id, enrolment, CleanPhoto.from_pixels(rgb), decision)
 
 
 def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs) -> Evidence:
@@ -137,7 +137,7 @@ def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_r
 
 
 def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id: uuid.UUID, enrolment,
-            photo: bytes, decision: Decision) -> SubmissionRead:
+            photo: CleanPhoto, decision: Decision) -> SubmissionRead:
     now = uow.clock.now()
     e = decision.evidence
     attempt = CheckInAttempt(
@@ -150,8 +150,8 @@ def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id
         enrolment_id=enrolment.id if enrolment else None)
     uow.session.add(attempt)
     uow.session.flush()
-    probe = face_store.add_photo(uow=uow, keys=keys, subject_id=prompt.subject_id, role="probe", data=photo,
-                                 content_type=content_type(photo), attempt_id=attempt.id)
+    probe = face_store.add_photo(uow=uow, keys=keys, subject_id=prompt.subject_id, role="probe", image=photo,
+                                 attempt_id=attempt.id)
     uow.session.flush()  # no ORM relationship orders these inserts, so the photo row goes in first
     attempt.probe_photo_id = probe.id
     prompt.attempts += 1
