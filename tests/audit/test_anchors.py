@@ -156,3 +156,14 @@ def test_the_runner_writes_checkpoints_on_its_schedule(container):
     finally:
         runner.stop()
     assert json.loads(path.read_text().splitlines()[0])["seq"] == 3
+
+
+def test_the_auditors_verify_route_checks_the_checkpoints_too(client, container, officer):
+    _write_entries(container, 30)
+    anchors.checkpoint(container)
+    auditor = officer("auditor", "monitoring")
+    ok = client.get("/v1/audit/verify", headers=auditor).json()
+    assert ok["ok"] is True and ok["checkpoints_checked"] == 1
+    _cut_tail_and_move_head(container, 10)
+    bad = client.get("/v1/audit/verify", headers=auditor).json()
+    assert bad["ok"] is False and "signed checkpoint" in bad["reason"]

@@ -13,6 +13,7 @@ from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
+from custodes.lab.checkin_lock_bench import bench_checkin_lock
 from custodes.lab.commands import bench_ingest_command
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
@@ -39,6 +40,7 @@ bench_app.command("rules")(bench_rules)
 bench_app.command("ingest")(bench_ingest_command)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
+bench_app.command("checkin-lock")(bench_checkin_lock)
 bench_app.command("liveness")(bench_liveness_command)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
