@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -87,7 +88,7 @@ def _prompts(container, subject_id, order_id, count, now):
 
 
 def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progress=None,
-        prompts_each: int = 150) -> dict:
+        prompts_each: int = 150, budget_s: float = 60.0) -> dict:
     from fastapi.testclient import TestClient
 
     from custodes.access.actor import Actor
@@ -142,7 +143,10 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
 
     def upload_loop(task, failed: list[str]) -> list[float]:
         lat = []
+        deadline = time.monotonic() + budget_s
         for _ in range(uploads):
+            if time.monotonic() > deadline:  # bounded run: a starved uploader would otherwise take minutes
+                break
             seq[0] += 1
             t = now - timedelta(hours=1) + timedelta(seconds=seq[0] * 5)
             body = device_client.encode(seq[0], [device_client.fix(t + timedelta(seconds=k), 51.5 + k * 1e-5,
@@ -199,8 +203,11 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
                          "upload_failure_examples": failed[:3], "checkins_done": done[0],
                          "checkins_per_s": round(done[0] / elapsed, 2) if ordering else 0,
                          "checkin_errors": errors[:5], "checkin_error_count": len(errors)}
+        line = f"{name}: uploads {results[name]['uploads']}, {len(failed)} failed, {done[0]} check-ins"
+        progress.console.print(line) if progress is not None else print(line, file=sys.stderr)
     container.close()
     return {"benchmark": "checkin-lock", "database": "sqlite", "uploads_per_scenario": uploads,
+            "budget_s_per_scenario": budget_s,
             "upload_interval_s": interval_s, "concurrent_checkins": checkins, "fixes_per_upload": 5,
             "scenarios": results, "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}
 
@@ -209,6 +216,7 @@ def bench_checkin_lock(
     uploads: Annotated[int, typer.Option(help="telemetry uploads timed per scenario")] = 150,
     checkins: Annotated[int, typer.Option(help="concurrent check-in submitters")] = 4,
     interval: Annotated[float, typer.Option(help="seconds between uploads")] = 0.02,
+    budget: Annotated[float, typer.Option(help="at most this many seconds of uploads per scenario")] = 60.0,
     json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures to this file")] = None,
 ) -> None:
     """Telemetry upload latency (p50/p95/p99) on SQLite alone and with concurrent check-ins, old
@@ -220,10 +228,10 @@ def bench_checkin_lock(
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        figures = run(uploads=uploads, checkins=checkins, interval_s=interval, progress=progress)
+        figures = run(uploads=uploads, checkins=checkins, interval_s=interval, progress=progress, budget_s=budget)
     if json_path is not None:
         json_path.write_text(json.dumps(figures, indent=2) + "\n")
-    table = Table(title=f"telemetry upload latency on SQLite ({uploads} uploads per scenario)")
+    table = Table(title=f"telemetry upload latency on SQLite (up to {uploads} uploads or {budget:.0f} s per scenario)")
     for col in ("scenario", "p50 ms", "p95 ms", "p99 ms", "max ms", "failed uploads", "check-ins done", "errors"):
         table.add_column(col)
     for name, r in figures["scenarios"].items():
