@@ -117,3 +117,25 @@ def test_an_enrolment_ended_during_the_face_work_refuses_the_result(container, c
     r = _submit(device, prompt, challenge_frames(face_jpeg, GATES, prompt["challenge"]["kind"]))
     assert r.status_code == 409 and "enrolment changed" in r.json()["detail"], r.text
     assert rows("checkin_attempts") == before
+
+
+def test_enrolment_embeds_with_no_connection_held(client, container, case, face_jpeg, monkeypatch):
+    import custodes.biometrics as biometrics
+
+    watch = Watch(container)
+    real = get_engine()
+
+    class Engine:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def acquire(self, *a, **kw):
+            watch.note("acquire")
+            return real.acquire(*a, **kw)
+
+    monkeypatch.setattr(biometrics, "get_engine", lambda: Engine())
+    r = client.post(f"/v1/subjects/{case.subject_id}/face/enrolments",
+                    files=[("photos", (n, face_jpeg(n), "image/jpeg")) for n in GATES["enrol"]],
+                    headers=case.caseworker)
+    assert r.status_code == 201, r.text
+    assert watch.seen == [("acquire", 0), ("acquire", 0)]

@@ -33,6 +33,7 @@ from custodes.checkins.enrolment import active_enrolment
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, SubmissionRead
 from custodes.checkins.service import review_request, subject_of_device
 from custodes.checkins.upload import (
+    FACE_WORK,
     MAX_FRAMES,
     CleanPhoto,
     PhotoRefused,
@@ -103,8 +104,9 @@ def submit(*, container, actor: Actor, keys: FaceKeyRing, device_id: uuid.UUID, 
     rgb = decode_upload(photo, "photo")
     frame_rgbs = [decode_upload(f, f"frames[{i}]") for i, f in enumerate(frames)]
     engine = engine or get_engine()
-    faces0 = engine.detect(rgb)
-    report = engine.assess(rgb, faces0)
+    with FACE_WORK:
+        faces0 = engine.detect(rgb)
+        report = engine.assess(rgb, faces0)
     evidence = Evidence(model_version=engine.version, quality=report.as_dict(), quality_passed=report.passed,
                         quality_reason=report.reason)
     if report.passed:
@@ -113,7 +115,8 @@ def submit(*, container, actor: Actor, keys: FaceKeyRing, device_id: uuid.UUID, 
             with container.uow(actor) as uow:
                 template = _read_template(uow, keys, snap.enrolment_id)
                 uow.commit()
-        evidence = _evaluate(engine, snap, template, rgb, faces0, report, frame_rgbs)
+        with FACE_WORK:
+            evidence = _evaluate(engine, snap, template, rgb, faces0, report, frame_rgbs)
     clean = CleanPhoto.from_pixels(rgb)
     with container.uow(actor) as uow:
         prompt = _lock_prompt(uow, device_id, snap)

@@ -5,6 +5,7 @@ What is kept is never the upload itself but its pixels re-encoded (`CleanPhoto`)
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,12 @@ def decode_upload(data: bytes, field: str) -> np.ndarray:
     except UploadRejected as exc:
         raise PhotoRefused(field, exc.code, exc.message, status=413 if exc.code == "too_large" else 422) from None
 
+
+# The face models (dlib networks, the liveness model) are not safe to run from several threads at
+# once: concurrent check-ins crashed the process (heap corruption) once the work left the database
+# lock that used to serialise it. One face computation at a time per process; never take a
+# database lock while holding this one (a transaction holder may be waiting for it).
+FACE_WORK = threading.Lock()
 
 STORED_QUALITY = 92
 

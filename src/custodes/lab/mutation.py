@@ -70,7 +70,7 @@ class Mutant:
     kind: str
     what: str
     index: int  # which matching node in the file (to apply the same mutation again)
-    outcome: str = ""  # killed | survived | error
+    result: str = ""  # killed | survived
     seconds: float = 0.0
 
 
@@ -185,11 +185,11 @@ def run_one(m: Mutant, workdir: Path, timeout: int) -> Mutant:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                                *TARGETS[m.file]], cwd=REPO, env=env, capture_output=True, text=True,
                               timeout=timeout)
-        m.outcome = "survived" if proc.returncode == 0 else "killed"
+        m.result = "survived" if proc.returncode == 0 else "killed"
         if proc.returncode not in (0, 1):  # collection error, crash: still a detected change
-            m.outcome = "killed"
+            m.result = "killed"
     except subprocess.TimeoutExpired:
-        m.outcome = "killed"  # a hang is noticed too
+        m.result = "killed"  # a hang is noticed too
     m.seconds = round(time.perf_counter() - t0, 1)
     return m
 
@@ -217,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             bar.update(task, description=f"{m.file}:{m.line} {m.kind}")
             run_one(m, Path(tmp), args.timeout)
-            if m.outcome == "survived":
+            if m.result == "survived":
                 console.print(f"[yellow]survived[/yellow] {m.file}:{m.line} [{m.kind}] {m.what}")
             bar.advance(task)
-    survivors = [m for m in mutants if m.outcome == "survived"]
+    survivors = [m for m in mutants if m.result == "survived"]
     summary = {"mutants": len(mutants), "killed": len(mutants) - len(survivors), "survived": len(survivors),
                "survivors": [asdict(m) for m in survivors], "all": [asdict(m) for m in mutants]}
     if args.json:
