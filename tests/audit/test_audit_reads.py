@@ -93,3 +93,28 @@ def test_a_use_case_that_forgets_to_commit_still_records_the_reads(container, of
     assert _entries(container, "alert", "read") == [("read", a1, "forgetful")]
     with container.session_factory() as s2:
         assert s2.get(Alert, uuid.UUID(a1)).status == "open"
+
+
+def _make_user(container, agencies, name, password="a-very-long-password"):
+    from custodes.access import service as access
+    from custodes.access.models import UserCreate
+
+    with container.uow(Actor.system("test")) as uow:
+        user = access.create_user(uow=uow, data=UserCreate(username=name, password=password, role="caseworker"),
+                                  agency_id=agencies["home_office"])
+        uow.commit()
+    return str(user.id), password
+
+
+def test_a_sign_in_is_audited_with_the_officer(client, container, agencies):
+    user_id, password = _make_user(container, agencies, "audited.one")
+    assert client.post("/v1/auth/token", data={"username": "audited.one", "password": password}).status_code == 200
+    assert _entries(container, "user", "sign_in") == [("sign_in", user_id, "audited.one")]
+
+
+def test_every_refused_sign_in_is_audited_including_throttled_ones(client, container, agencies):
+    _make_user(container, agencies, "audited.two")
+    codes = [client.post("/v1/auth/token", data={"username": "audited.two", "password": "nope-nope-nope"}).status_code
+             for _ in range(8)]
+    assert set(codes) <= {401, 429} and 429 in codes  # some were refused by the throttle itself
+    assert len(_entries(container, "user", "sign_in_failed")) == len(codes)
