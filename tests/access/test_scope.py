@@ -86,3 +86,8 @@ def test_alert_resolve_and_acknowledge_are_scoped(client, container, officer, ne
     with container.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT status FROM alerts")) == "open"
     assert client.post(f"/v1/alerts/{alert.id}/resolve", json=body, headers=owner).status_code == 200
+
+
+def test_no_token_is_refused_before_anything_else(client, shared_case):
+    r = client.get(f"/v1/subjects/{shared_case['subject']}")
+    assert r.status_code == 401 and "bearer token is required" in r.json()["detail"]
