@@ -167,3 +167,14 @@ def test_the_auditors_verify_route_checks_the_checkpoints_too(client, container,
     _cut_tail_and_move_head(container, 10)
     bad = client.get("/v1/audit/verify", headers=auditor).json()
     assert bad["ok"] is False and "signed checkpoint" in bad["reason"]
+
+
+def test_checkpoints_out_of_order_mean_the_file_was_rearranged(container, settings, monkeypatch, tmp_path):
+    path = tmp_path / "anchors.jsonl"
+    for n in (3, 3):
+        _write_entries(container, n)
+        anchors.checkpoint(container, path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(reversed(lines)) + "\n")  # each line still signed, the order is not the writer's
+    result = _cli(settings, monkeypatch, "verify", "--anchors", str(path))
+    assert result.exit_code == 1 and "goes back" in result.output
