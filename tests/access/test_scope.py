@@ -91,3 +91,11 @@ def test_alert_resolve_and_acknowledge_are_scoped(client, container, officer, ne
 def test_no_token_is_refused_before_anything_else(client, shared_case):
     r = client.get(f"/v1/subjects/{shared_case['subject']}")
     assert r.status_code == 401 and "bearer token is required" in r.json()["detail"]
+
+
+def test_sharing_twice_with_the_same_agency_is_a_conflict(client, container, shared_case):
+    before = _snapshot(container)
+    r = client.post(f"/v1/subjects/{shared_case['subject']}/shares", json={"agency_id": shared_case["other"]},
+                    headers=shared_case["owner"])
+    assert r.status_code == 409, r.text
+    assert _snapshot(container) == before
