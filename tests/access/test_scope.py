@@ -99,3 +99,19 @@ def test_sharing_twice_with_the_same_agency_is_a_conflict(client, container, sha
                     headers=shared_case["owner"])
     assert r.status_code == 409, r.text
     assert _snapshot(container) == before
+
+
+def test_an_unshared_agency_sees_no_order_or_condition_of_the_case(client, officer, shared_case):
+    police = officer("caseworker", "police")  # the case is not shared with the police
+    for path in (f"/v1/orders/{shared_case['order']}", f"/v1/orders/{shared_case['order']}/conditions",
+                 f"/v1/conditions/{shared_case['condition']}", f"/v1/subjects/{shared_case['subject']}/orders"):
+        assert client.get(path, headers=police).status_code == 404, path
+        assert client.get(path, headers=shared_case["sharer"]).status_code == 200, path  # shared: visible
+
+
+def test_unsharing_an_agency_the_case_is_not_shared_with_is_404(client, container, agencies, shared_case):
+    before = _snapshot(container)
+    r = client.delete(f"/v1/subjects/{shared_case['subject']}/shares/{agencies['police']}",
+                      headers=shared_case["owner"])
+    assert r.status_code == 404, r.text
+    assert _snapshot(container) == before

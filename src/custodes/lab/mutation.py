@@ -39,14 +39,14 @@ REPO = SRC.parents[1]
 # file -> the tests that must notice a change of its rules (SQLite only, to keep a run bounded)
 TARGETS: dict[str, list[str]] = {
     "access/scope.py": ["tests/access", "tests/subjects", "tests/orders", "tests/alerts", "tests/audit"],
-    "access/service.py": ["tests/access"],
+    "access/service.py": ["tests/access", "tests/audit"],
     "access/deps.py": ["tests/access", "tests/subjects"],
     "audit/chain.py": ["tests/audit"],
     "audit/anchors.py": ["tests/audit"],
     "audit/service.py": ["tests/audit"],
     "uow.py": ["tests/audit", "tests/alerts", "tests/subjects"],
     "subjects/service.py": ["tests/subjects", "tests/access", "tests/audit"],
-    "orders/service.py": ["tests/orders", "tests/access", "tests/audit"],
+    "orders/service.py": ["tests/orders", "tests/access", "tests/audit", "tests/subjects"],
     "alerts/service.py": ["tests/alerts", "tests/access", "tests/audit"],
     "review/service.py": ["tests/review/test_review_api.py", "tests/review/test_error_rates.py"],
     "checkins/review_evidence.py": ["tests/review/test_review_api.py"],
