@@ -38,7 +38,7 @@ class Container:
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
-    return Container(
+    container = Container(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
@@ -48,3 +48,13 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> C
         device_key=load_secret("device", settings.key_dir),
         device_rates=RateLimiter(burst=settings.device_burst, per_second=settings.device_per_second),
     )
+    _wire(container)
+    return container
+
+
+def _wire(container: Container) -> None:
+    """Ports one domain provides to another, so neither imports the other's internals."""
+    from custodes.checkins.review_evidence import CheckInEvidence
+    from custodes.review.ports import CONTAINER_KEY
+
+    container.extras[CONTAINER_KEY] = CheckInEvidence(container)

@@ -2,7 +2,8 @@
 in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews, the alert notifications, and, in workers, the MQTT subscriber that stores incoming batches.
+check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews, the alert notifications,
+signed audit checkpoints, and, in workers, the MQTT subscriber that stores incoming batches.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 class Runner:
     def __init__(self, container: Container, *, mqtt: bool, name: str, poll_s: float | None = None,
                  tick_s: float | None = None, notify_s: float = 1.0, notify: bool = True,
-                 sweep_s: float = 60.0, fault: Callable[[str], None] | None = None) -> None:
+                 sweep_s: float = 60.0, fault: Callable[[str], None] | None = None,
+                 checkpoint_s: float = 60.0) -> None:
         self.container = container
         self.fault = fault or (lambda step: None)
         self.pipeline = Pipeline(container, crash_hook=self.fault)
@@ -51,6 +53,7 @@ class Runner:
         self.tick_s = tick_s if tick_s is not None else container.settings.tick_seconds
         self.notify_s, self.notify = notify_s, notify
         self.sweep_s = sweep_s
+        self.checkpoint_s = checkpoint_s
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -71,6 +74,9 @@ class Runner:
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
             # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
             self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
+        if self.checkpoint_s > 0:
+            # Signed audit checkpoints outside the database, so a cut chain tail is caught.
+            self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))
         if self.mqtt:
             from custodes.telemetry.mqtt import TelemetrySubscriber
 
@@ -124,6 +130,11 @@ class Runner:
                 except Exception:
                     log.exception("%s failed; retried next round", getattr(fn, "__name__", "job"))
         return loop
+
+    def _checkpoint(self) -> None:
+        from custodes.audit.anchors import checkpoint
+
+        checkpoint(self.container)
 
     def _notify_once(self) -> None:
         # One configuration and one HTTP client (with its TLS context) for the runner's life: building

@@ -1,7 +1,9 @@
 """The unit of work: one transaction per use case, committed once, with its audit trail.
 
 Writes to audited models are recorded automatically (any mapped class with `__audit_target__`);
-reads of sensitive data are recorded with `uow.record_read(...)`. Outbox messages go in the same
+so are officers' reads of models with `__audit_read__` (every row such a person's query loads,
+written even when the route forgets to commit). Other reads of sensitive data are recorded with
+`uow.record_read(...)`. Outbox messages go in the same
 transaction, so a notification exists if and only if its change does.
 """
 
@@ -29,18 +31,25 @@ class UnitOfWork:
         self._audit_key = audit_key
         self.actor = actor
         self._pending: list[chain.PendingEntry] = []
+        self._reads: dict[tuple[str, str | None], None] = {}  # (target, id), in load order
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         event.listen(self.session, "after_flush", self._collect_writes)
+        event.listen(self.session, "loaded_as_persistent", self._collect_read)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         # close() ends any open transaction without committing it: nothing uncommitted survives,
-        # while objects already loaded stay readable (detached) for the response.
-        self._pending = []
-        self.session.close()
+        # while objects already loaded stay readable (detached) for the response. Reads that
+        # happened are still recorded if the use case ended without commit and without error.
+        try:
+            if exc_type is None and self._has_pending_reads():
+                self._commit_reads_only()
+        finally:
+            self._pending, self._reads = [], {}
+            self.session.close()
 
     # -- audit ---------------------------------------------------------------------------------
     def record(self, action: AuditAction, target_type: str, target_id: Any = None, *,
@@ -55,6 +64,31 @@ class UnitOfWork:
     def record_read(self, target_type: str, target_id: Any, *, purpose: str | None = None,
                     detail: dict[str, Any] | None = None) -> None:
         self.record(AuditAction.READ, target_type, target_id, purpose=purpose, detail=detail)
+
+    def _collect_read(self, _session: Session, obj: Any) -> None:
+        target = getattr(type(obj), "__audit_read__", None)
+        if target is not None and self.actor.kind == "user":  # people reading, not the pipeline
+            self._reads.setdefault((target, _identity(obj)), None)
+
+    def _has_pending_reads(self) -> bool:
+        return bool(self._reads) or any(e.action in _READS for e in self._pending)
+
+    def _record_loaded(self) -> None:
+        # A row the same unit of work also changes is covered by its write entry.
+        written = {(e.target_type, e.target_id) for e in self._pending if e.action not in _READS}
+        for target, ident in self._reads:
+            if (target, ident) not in written:
+                self.record_read(target, ident)
+        self._reads = {}
+
+    def _commit_reads_only(self) -> None:
+        keep = [e for e in self._pending if e.action in _READS]
+        self.session.rollback()  # uncommitted writes are dropped, as always; the reads are facts
+        self._pending = keep
+        self._record_loaded()
+        chain.append(self.session, self._audit_key, self._pending)
+        self._pending = []
+        self.session.commit()
 
     def _collect_writes(self, session: Session, _ctx: Any) -> None:
         for obj, action in ([(o, AuditAction.CREATE) for o in session.new]
@@ -78,13 +112,14 @@ class UnitOfWork:
     # -- transaction ---------------------------------------------------------------------------
     def commit(self) -> None:
         self.session.flush()
+        self._record_loaded()
         chain.append(self.session, self._audit_key, self._pending)
         self._pending = []
         self.session.commit()
         self._committed = True
 
     def rollback(self) -> None:
-        self._pending = []
+        self._pending, self._reads = [], {}
         self.session.rollback()
 
 
@@ -93,5 +128,7 @@ def _identity(obj: Any) -> str | None:
     ident = inspect(obj).mapper.primary_key_from_instance(obj)
     return ":".join(str(v) for v in ident if v is not None) or None
 
+
+_READS = (str(AuditAction.READ), str(AuditAction.LIST))
 
 UowFactory = Callable[[Actor], UnitOfWork]

@@ -48,7 +48,7 @@ def test_lifecycle_with_outcome_and_reason(client, container, officer, new_subje
     with container.engine.connect() as conn:
         actions = conn.execute(sa.text(
             "SELECT action FROM audit_entries WHERE target_type = 'alert' ORDER BY seq")).scalars().all()
-    assert actions == ["create", "update", "update"]
+    assert actions == ["create", "read", "update", "update"]  # the list page was a read
 
 
 def test_alerts_are_scoped(client, container, officer, new_subject):
@@ -58,3 +58,14 @@ def test_alerts_are_scoped(client, container, officer, new_subject):
     assert client.get("/v1/alerts", headers=theirs).json()["total"] == 0
     assert client.get(f"/v1/alerts/{alert.id}", headers=theirs).status_code == 404
     assert client.post(f"/v1/alerts/{alert.id}/acknowledge", headers=theirs).status_code == 404
+
+
+def test_a_resolved_alert_is_not_resolved_again(client, container, officer, new_subject):
+    cw = officer("caseworker")
+    alert, _ = _raise(container, new_subject(cw)["id"])
+    body = {"outcome": "device_fault", "reason": "GPS drift near tower block"}
+    assert client.post(f"/v1/alerts/{alert.id}/resolve", json=body, headers=cw).status_code == 200
+    again = client.post(f"/v1/alerts/{alert.id}/resolve", json={"outcome": "false_alarm", "reason": "overwrite it"},
+                        headers=cw)
+    assert again.status_code == 409
+    assert client.get(f"/v1/alerts/{alert.id}", headers=cw).json()["outcome"] == "device_fault"

@@ -114,3 +114,28 @@ def test_the_database_refuses_an_adverse_outcome_without_two_reviewers(container
             row.outcome, row.status = "different_person", "closed"
             with pytest.raises(IntegrityError):
                 uow.commit()
+
+
+def test_a_photo_of_another_item_is_not_served_through_this_one(client, container, item, officer, open_prompt,
+                                                                 device, face_jpeg, clock):
+    """The photo exists, is a real face of the same case, and the reviewer may see it through its
+    own item; asked through another item, it does not exist."""
+    from datetime import timedelta
+
+    reviewer = officer("reviewer", "monitoring")
+    first = client.get(f"/v1/review/items/{item['id']}", headers=reviewer).json()
+    assert _decide(client, reviewer, item["id"], "unusable").status_code == 200
+    clock.set(clock.now() + timedelta(hours=2))  # past the retry back-off after one failure
+    prompt = open_prompt()
+    photo, frames = challenge_frames(face_jpeg, SIMON, prompt["challenge"]["kind"])
+    r = device("POST", f"/{prompt['prompt_id']}", [("photo", photo)] + [("frames", f) for f in frames])
+    assert r.status_code == 200 and r.json()["outcome"] == "not_verified", r.text
+    reviewer = officer("reviewer", "monitoring")  # the clock moved past the first token's life
+    listed = client.get("/v1/review/items", params={"status": "open"}, headers=reviewer)
+    assert listed.status_code == 200, listed.text
+    second = [i for i in listed.json()["items"]
+              if i["id"] != item["id"]][0]
+    own = client.get(f"/v1/review/items/{item['id']}/photos/{first['probe_photo_id']}", headers=reviewer)
+    assert own.status_code == 200 and own.content[:3] == b"\xff\xd8\xff"
+    other = client.get(f"/v1/review/items/{second['id']}/photos/{first['probe_photo_id']}", headers=reviewer)
+    assert other.status_code == 404 and other.headers["content-type"].startswith(PROBLEM)

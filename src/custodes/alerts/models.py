@@ -25,6 +25,7 @@ OUTCOME_WORDS = {"breach_confirmed": "Breach confirmed", "false_alarm": "No brea
 class Alert(Base):
     __tablename__ = "alerts"
     __audit_target__ = "alert"
+    __audit_read__ = "alert"  # evidence holds positions: every officer's read is recorded (uow)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)

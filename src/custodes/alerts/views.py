@@ -39,6 +39,7 @@ def list_alerts(uow: Uow, paging: Paging, status: AlertStatus | None = None, kin
     items, total = service.list_alerts(uow=uow, limit=paging.limit, offset=paging.offset, status=status, kind=kind,
                                        category=category, subject_id=subject_id, since=since, before=before,
                                        severity=severity, agency_id=agency_id, assigned_to=assigned_to)
+    uow.commit()  # the reads of each alert are recorded by the unit of work
     return Page(items=[AlertRead.model_validate(a) for a in items], total=total, **paging.model_dump())
 
 
@@ -65,7 +66,9 @@ def alert_handlers(uow: Uow) -> list[UserRead]:
 
 @router.get("/{alert_id}", response_model=AlertRead, dependencies=[requires(*READERS)])
 def get_alert(alert_id: uuid.UUID, uow: Uow) -> AlertRead:
-    return AlertRead.model_validate(service.load(uow=uow, alert_id=alert_id))
+    alert = service.load(uow=uow, alert_id=alert_id)
+    uow.commit()
+    return AlertRead.model_validate(alert)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead, dependencies=[requires(*HANDLERS)])

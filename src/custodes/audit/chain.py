@@ -100,15 +100,25 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
 
 
-def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | ChainFault]:
+def verify(session: Session, key: bytes, batch: int = 5000,
+           anchored: dict[int, str] | None = None) -> Iterator[int | ChainFault]:
     """Yield each verified seq; yield a ChainFault at the first bad entry and stop. The chain starts
-    at genesis, or after the latest signed retention checkpoint (entries below it were pruned)."""
+    at genesis, or after the latest signed retention checkpoint (entries below it were pruned).
+
+    `anchored` (seq -> hash, from signed checkpoints kept outside the database) must all still be
+    in the chain with those hashes: the head row alone can be moved by whoever can write the table.
+    Anchors below the retention checkpoint vouch for entries pruned on purpose and are not sought.
+    """
+    anchored = anchored or {}
     expected_seq, prev = 1, GENESIS
     cp = latest_checkpoint(session)
     if cp is not None:
         if not hmac.compare_digest(cp.signature, checkpoint_signature(key, cp.seq, cp.hash, cp.pruned_before,
                                                                       cp.made_at)):
             yield ChainFault(cp.seq, "retention checkpoint signature does not match (checkpoint was altered)")
+            return
+        if cp.seq in anchored and anchored[cp.seq] != cp.hash:
+            yield ChainFault(cp.seq, "retention checkpoint differs from the signed anchor at the same entry")
             return
         expected_seq, prev = cp.seq + 1, cp.hash
     last_seen = expected_seq - 1
@@ -128,15 +138,22 @@ def verify(session: Session, key: bytes, batch: int = 5000) -> Iterator[int | Ch
             if not hmac.compare_digest(row.hash, entry_hash(key, prev, row.seq, row)):
                 yield ChainFault(row.seq, "content does not match its hash (entry was altered)")
                 return
+            if row.seq in anchored and anchored[row.seq] != row.hash:
+                yield ChainFault(row.seq, "hash differs from the signed checkpoint (chain replaced from here)")
+                return
             prev, expected_seq, last_seen = row.hash, row.seq + 1, row.seq
             yield row.seq
         session.expunge_all()
+    beyond = max(anchored, default=0)
+    if beyond > last_seen:
+        yield ChainFault(last_seen + 1, f"chain ends at {last_seen} but a signed checkpoint vouches for "
+                                        f"{beyond} entries: entries removed from the end")
+        return
     head = session.get(AuditHead, 1)
     if head is None and last_seen:
         yield ChainFault(last_seen, "chain head record is missing")
     elif head is not None and (head.seq != last_seen or head.hash != prev):
         yield ChainFault(last_seen + 1, f"chain ends at {last_seen} but head says {head.seq}: entries removed")
-
 
 def count(session: Session) -> int:
     """How many entries verification walks: those after the latest retention checkpoint."""

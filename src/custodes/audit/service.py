@@ -32,5 +32,6 @@ def list_entries(*, uow: UnitOfWork, limit: int, offset: int, target_type: str |
     return items, total
 
 
-def verify(*, uow: UnitOfWork, audit_key: bytes) -> Iterator[int | chain.ChainFault]:
-    return chain.verify(uow.session, audit_key)
+def verify(*, uow: UnitOfWork, audit_key: bytes,
+           anchored: dict[int, str] | None = None) -> Iterator[int | chain.ChainFault]:
+    return chain.verify(uow.session, audit_key, anchored=anchored)

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
-from custodes.audit import chain, service
+from custodes.audit import anchors, chain, service
 from custodes.audit.models import AuditEntryRead
 from custodes.bounds import Instant
 from custodes.pagination import Page
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 class ChainReport(BaseModel):
     ok: bool
     entries_checked: int
+    checkpoints_checked: int = 0
     first_bad_seq: int | None = None
     reason: str | None = None
 
@@ -34,9 +35,19 @@ def list_entries(uow: Uow, paging: Paging, target_type: str | None = None, targe
 
 @router.get("/verify", response_model=ChainReport, dependencies=[requires(Role.AUDITOR)])
 def verify_chain(uow: Uow, container: ContainerDep) -> ChainReport:
+    """The chain, and every signed checkpoint in the server's checkpoint file (when it has one)."""
+    path = anchors.default_path(container.settings.home)
+    anchored: dict[int, str] = {}
+    if path.is_file():
+        try:
+            public = anchors.signing_key(container.settings.key_dir).public_key()
+            anchored = anchors.expected_hashes(anchors.read(path, public))
+        except anchors.AnchorError as exc:
+            return ChainReport(ok=False, entries_checked=0, reason=str(exc))
     checked = 0
-    for item in service.verify(uow=uow, audit_key=container.audit_key):
+    for item in service.verify(uow=uow, audit_key=container.audit_key, anchored=anchored):
         if isinstance(item, chain.ChainFault):
-            return ChainReport(ok=False, entries_checked=checked, first_bad_seq=item.seq, reason=item.reason)
+            return ChainReport(ok=False, entries_checked=checked, first_bad_seq=item.seq, reason=item.reason,
+                               checkpoints_checked=len(anchored))
         checked += 1
-    return ChainReport(ok=True, entries_checked=checked)
+    return ChainReport(ok=True, entries_checked=checked, checkpoints_checked=len(anchored))

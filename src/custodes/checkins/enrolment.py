@@ -14,7 +14,7 @@ from custodes.biometrics import FaceNotAcquired
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
 from custodes.checkins.models import FaceEnrolment, FacePhoto
-from custodes.checkins.upload import FaceNotUsable, content_type, decode_upload
+from custodes.checkins.upload import FACE_WORK, CleanPhoto, FaceNotUsable, decode_upload
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.subjects import service as subjects
 from custodes.subjects.models import Subject
@@ -38,20 +38,30 @@ def active_enrolment(*, uow: UnitOfWork, subject_id: uuid.UUID) -> FaceEnrolment
 
 
 def enrol(*, uow: UnitOfWork, keys: FaceKeyRing, engine, subject_id: uuid.UUID, photos: list[bytes]) -> FaceEnrolment:
-    """Make a template from one or more reference photos; an earlier enrolment is superseded."""
-    subject = _subject(uow, subject_id, write=True)
+    """Make a template from one or more reference photos; an earlier enrolment is superseded.
+
+    The subject's ownership is checked first (another agency's case is 404 before any photo is
+    looked at), that transaction is ended so no lock (on SQLite: the write lock) is held through
+    the face work, and the subject is checked again before anything is written.
+    """
+    _subject(uow, subject_id, write=True)
+    uow.session.rollback()  # nothing written yet: this only ends the transaction
     if not photos:
         raise Invalid.field("photos", "send at least one reference photo")
     if len(photos) > MAX_REFERENCE_PHOTOS:
         raise Invalid.field("photos", f"at most {MAX_REFERENCE_PHOTOS} reference photos")
-    acquired = []
+    acquired, cleaned = [], []
     for i, data in enumerate(photos):
         rgb = decode_upload(data, f"photos[{i}]")
+        cleaned.append(CleanPhoto.from_pixels(rgb))
         try:
-            acquired.append(engine.acquire(rgb, for_template=True))  # embedded once, as a reference
+            with FACE_WORK:
+                acquired.append(engine.acquire(rgb, for_template=True))  # embedded once, as a reference
         except FaceNotAcquired as exc:
             raise FaceNotUsable(f"photos[{i}]", exc.report) from None
-    template = engine.enrol(acquired)
+    with FACE_WORK:
+        template = engine.enrol(acquired)
+    subject = _subject(uow, subject_id, write=True)
     now = uow.clock.now()
     for previous in uow.session.scalars(select(FaceEnrolment).where(FaceEnrolment.subject_id == subject.id,
                                                                     FaceEnrolment.status == "active")):
@@ -64,9 +74,9 @@ def enrol(*, uow: UnitOfWork, keys: FaceKeyRing, engine, subject_id: uuid.UUID, 
     face_store.seal_template(keys=keys, enrolment=enrolment, template=template.to_bytes())
     uow.session.add(enrolment)
     uow.session.flush()  # the photos refer to the enrolment row
-    for data in photos:
-        face_store.add_photo(uow=uow, keys=keys, subject_id=subject.id, role="reference", data=data,
-                             content_type=content_type(data), enrolment_id=enrolment.id)
+    for image in cleaned:
+        face_store.add_photo(uow=uow, keys=keys, subject_id=subject.id, role="reference", image=image,
+                             enrolment_id=enrolment.id)
     return enrolment
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from custodes.checkins.crypto import ACTIVE_FILE, FaceKeyRing, Sealed
 from custodes.checkins.models import FaceEnrolment, FacePhoto
+from custodes.checkins.upload import CleanPhoto
 from custodes.uow import UnitOfWork
 
 CONTAINER_KEY = "face_keys"
@@ -47,13 +48,13 @@ def _template_context(enrolment: FaceEnrolment) -> str:
     return f"face_template:{enrolment.subject_id}:{enrolment.id}"
 
 
-def add_photo(*, uow: UnitOfWork, keys: FaceKeyRing, subject_id: uuid.UUID, role: str, data: bytes,
-              content_type: str, enrolment_id: uuid.UUID | None = None,
-              attempt_id: uuid.UUID | None = None) -> FacePhoto:
+def add_photo(*, uow: UnitOfWork, keys: FaceKeyRing, subject_id: uuid.UUID, role: str, image: CleanPhoto,
+              enrolment_id: uuid.UUID | None = None, attempt_id: uuid.UUID | None = None) -> FacePhoto:
+    """Seal and store a re-encoded photo (never the raw upload: see `CleanPhoto`)."""
     photo = FacePhoto(id=uuid.uuid4(), subject_id=subject_id, role=role, enrolment_id=enrolment_id,
-                      attempt_id=attempt_id, content_type=content_type, size_bytes=len(data),
+                      attempt_id=attempt_id, content_type=image.content_type, size_bytes=len(image.data),
                       created_at=uow.clock.now())
-    sealed = keys.seal(data, _photo_context(photo))
+    sealed = keys.seal(image.data, _photo_context(photo))
     photo.photo_sealed, photo.key_id = sealed.blob, sealed.key_id
     uow.session.add(photo)
     return photo

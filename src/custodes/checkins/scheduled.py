@@ -16,9 +16,9 @@ from sqlalchemy import select
 from custodes.access.actor import Actor
 from custodes.alerts import service as alerts
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt
-from custodes.checkins.service import ensure_drawn
+from custodes.checkins.service import ensure_drawn, review_request
 from custodes.orders.models import Condition, Order
-from custodes.review import service as review
+from custodes.review import intake
 from custodes.subjects.models import Subject
 
 ALERT_MISSED = "check_in_missed"
@@ -61,7 +61,7 @@ def sweep(container, rng: Random | None = None, batch: int = 500) -> SweepReport
                 # The person tried but no usable photo came through: a human should see why.
                 last = uow.session.scalars(select(CheckInAttempt).where(CheckInAttempt.prompt_id == prompt.id)
                                            .order_by(CheckInAttempt.submitted_at.desc())).first()
-                review.open_item(uow=uow, prompt=prompt, attempt=last, reason="repeated_failure_to_acquire")
+                intake.open_item(uow=uow, request=review_request(prompt, last, "repeated_failure_to_acquire"))
                 reviews += 1
         uow.commit()
     return SweepReport(drawn=drawn, missed=len(overdue), reviews=reviews)

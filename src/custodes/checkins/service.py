@@ -17,6 +17,7 @@ from custodes.alerts import service as alerts
 from custodes.biometrics.liveness import draw_challenge
 from custodes.checkins import in_person
 from custodes.checkins.models import (
+    CheckInAttempt,
     CheckInDay,
     CheckInPrompt,
     CheckInRead,
@@ -27,6 +28,7 @@ from custodes.checkins.prompts import CheckInPolicy, PolicyError, draw_day
 from custodes.devices.models import Assignment
 from custodes.errors import Invalid, NotFound
 from custodes.orders.models import Condition, Order
+from custodes.review.intake import ReviewRequest
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
 
@@ -104,6 +106,13 @@ def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random
             continue
         made += len(slots)
     return made
+
+
+def review_request(prompt: CheckInPrompt, attempt: CheckInAttempt | None, reason: str) -> ReviewRequest:
+    """A check-in handed to review: plain values only (review does not read check-in tables)."""
+    return ReviewRequest(subject_id=prompt.subject_id, prompt_id=prompt.id, attempt_id=attempt.id if attempt else None,
+                         machine_outcome=prompt.outcome or "inconclusive", reason=reason,
+                         score=attempt.score if attempt else None, threshold=attempt.threshold if attempt else None)
 
 
 def subject_of_device(*, uow: UnitOfWork, device_id: uuid.UUID, at: datetime) -> Subject:

@@ -1,7 +1,7 @@
 """A device's answer to a prompt: validate, grade, check liveness, match, decide, record.
 
-The heavy work (decoding, detection, embeddings, liveness) runs before anything is written, so the
-transaction stays short. The outcome is only ever verified / not_verified / inconclusive; anything
+The heavy work (decoding, detection, embeddings, liveness) runs with no transaction open, between
+a short read of the prompt and a short locked write of the result (see `submit`). The outcome is only ever verified / not_verified / inconclusive; anything
 but verified opens a review item for a human, and nothing adverse is recorded here.
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from custodes.access.actor import Actor
 from custodes.biometrics import get_engine
 from custodes.biometrics.liveness import Challenge, assess_liveness
 from custodes.checkins import face_store
@@ -28,16 +30,17 @@ from custodes.checkins.decision import (
     throttle,
 )
 from custodes.checkins.enrolment import active_enrolment
-from custodes.checkins.models import CheckInAttempt, CheckInPrompt, SubmissionRead
-from custodes.checkins.service import subject_of_device
+from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, SubmissionRead
+from custodes.checkins.service import review_request, subject_of_device
 from custodes.checkins.upload import (
+    FACE_WORK,
     MAX_FRAMES,
+    CleanPhoto,
     PhotoRefused,
-    content_type,
     decode_upload,
 )
 from custodes.errors import Conflict, NotFound, TooManyRequests
-from custodes.review import service as review
+from custodes.review import intake
 from custodes.uow import UnitOfWork
 
 MAX_FAILURES_TO_ACQUIRE = 3  # then the prompt goes to a human instead of asking again
@@ -77,14 +80,60 @@ def consecutive_failures(*, uow: UnitOfWork, subject_id: uuid.UUID, limit: int):
     return count, rows[0][1] if count else None
 
 
-def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_id: uuid.UUID, photo: bytes,
-           frames: list[bytes], engine=None) -> SubmissionRead:
+@dataclass(frozen=True)
+class _Prompt:
+    """What the face work needs of the prompt, read in a short first transaction."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    challenge: dict
+    enrolment_id: uuid.UUID | None
+
+
+def submit(*, container, actor: Actor, keys: FaceKeyRing, device_id: uuid.UUID, prompt_id: uuid.UUID,
+           photo: bytes, frames: list[bytes], engine=None) -> SubmissionRead:
+    """Three steps, so that no transaction is open during the face work (on SQLite a transaction
+    holds the only write lock; on PostgreSQL the prompt row stays locked): check the prompt and
+    read the template; decode, embed and judge liveness with no transaction open; then lock the
+    prompt, check it again (another submission may have decided it meanwhile) and record."""
+    with container.uow(actor) as uow:
+        snap = _check_prompt(uow, device_id, prompt_id)
+        uow.commit()  # the template read is audited
+    if len(frames) > MAX_FRAMES:
+        raise PhotoRefused("frames", "too_many_frames", f"send at most {MAX_FRAMES} challenge frames")
+    rgb = decode_upload(photo, "photo")
+    frame_rgbs = [decode_upload(f, f"frames[{i}]") for i, f in enumerate(frames)]
+    engine = engine or get_engine()
+    with FACE_WORK:
+        faces0 = engine.detect(rgb)
+        report = engine.assess(rgb, faces0)
+    evidence = Evidence(model_version=engine.version, quality=report.as_dict(), quality_passed=report.passed,
+                        quality_reason=report.reason)
+    if report.passed:
+        template = None
+        if snap.enrolment_id is not None:  # read (and audited) only when there is a face to match
+            with container.uow(actor) as uow:
+                template = _read_template(uow, keys, snap.enrolment_id)
+                uow.commit()
+        with FACE_WORK:
+            evidence = _evaluate(engine, snap, template, rgb, faces0, report, frame_rgbs)
+    clean = CleanPhoto.from_pixels(rgb)
+    with container.uow(actor) as uow:
+        prompt = _lock_prompt(uow, device_id, snap)
+        decision = decide(evidence)
+        if decision.failure_to_acquire and prompt.failures_to_acquire + 1 >= MAX_FAILURES_TO_ACQUIRE:
+            decision = repeated_failure_to_acquire(evidence)
+        answer = _record(uow, prompt, device_id, snap.enrolment_id, keys, clean, decision)
+        uow.commit()
+    return answer
+
+
+def _open_prompt(uow: UnitOfWork, device_id: uuid.UUID, prompt_id: uuid.UUID, *, lock: bool) -> CheckInPrompt:
     now = uow.clock.now()
     subject = subject_of_device(uow=uow, device_id=device_id, at=now)
-    prompt = uow.session.scalars(select(CheckInPrompt).where(CheckInPrompt.id == prompt_id,
-                                                             CheckInPrompt.subject_id == subject.id,
-                                                             CheckInPrompt.opens_at <= now)
-                                .with_for_update()).first()  # one submission per prompt at a time
+    q = select(CheckInPrompt).where(CheckInPrompt.id == prompt_id, CheckInPrompt.subject_id == subject.id,
+                                    CheckInPrompt.opens_at <= now)
+    prompt = uow.session.scalars(q.with_for_update() if lock else q).first()
     if prompt is None:
         raise NotFound(f"prompt {prompt_id} not found")
     if prompt.status != "pending":
@@ -93,51 +142,59 @@ def submit(*, uow: UnitOfWork, keys: FaceKeyRing, device_id: uuid.UUID, prompt_i
         raise Conflict("the response window for this prompt has closed")
     if prompt.challenge is None:
         raise Conflict("fetch the pending prompt first: it carries the liveness challenge to perform")
-    failures, last_failure = consecutive_failures(uow=uow, subject_id=subject.id, limit=10)
+    return prompt
+
+
+def _check_prompt(uow: UnitOfWork, device_id: uuid.UUID, prompt_id: uuid.UUID) -> _Prompt:
+    prompt = _open_prompt(uow, device_id, prompt_id, lock=False)
+    now = uow.clock.now()
+    failures, last_failure = consecutive_failures(uow=uow, subject_id=prompt.subject_id, limit=10)
     gate = throttle(failures, last_failure, now, pad=True)
     if not gate.allowed:
         raise TooManyRequests(f"{failures} check-ins in a row were not verified; wait before trying again",
                               gate.retry_after(now))
-    if len(frames) > MAX_FRAMES:
-        raise PhotoRefused("frames", "too_many_frames", f"send at most {MAX_FRAMES} challenge frames")
-    rgb = decode_upload(photo, "photo")
-    frame_rgbs = [decode_upload(f, f"frames[{i}]") for i, f in enumerate(frames)]
-
-    engine = engine or get_engine()
-    faces0 = engine.detect(rgb)
-    report = engine.assess(rgb, faces0)
-    enrolment = active_enrolment(uow=uow, subject_id=subject.id)
-    evidence = Evidence(model_version=engine.version, quality=report.as_dict(), quality_passed=report.passed,
-                        quality_reason=report.reason)
-    if report.passed:
-        evidence = _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs)
-    decision = decide(evidence)
-    if decision.failure_to_acquire and prompt.failures_to_acquire + 1 >= MAX_FAILURES_TO_ACQUIRE:
-        decision = repeated_failure_to_acquire(evidence)
-    return _record(uow, keys, prompt, device_id, enrolment, photo, decision)
+    enrolment = active_enrolment(uow=uow, subject_id=prompt.subject_id)
+    return _Prompt(prompt.id, prompt.subject_id, dict(prompt.challenge), enrolment.id if enrolment else None)
 
 
-def _evaluate(uow, keys, engine, enrolment, prompt, rgb, faces0, report, frame_rgbs) -> Evidence:
+def _read_template(uow: UnitOfWork, keys: FaceKeyRing, enrolment_id: uuid.UUID) -> bytes | None:
+    enrolment = uow.session.get(FaceEnrolment, enrolment_id)
+    if enrolment is None or enrolment.status != "active":
+        return None  # ended meanwhile: the locked re-check below refuses the submission
+    return face_store.read_template(uow=uow, keys=keys, enrolment=enrolment, purpose="check-in verification")
+
+
+def _lock_prompt(uow: UnitOfWork, device_id: uuid.UUID, snap: _Prompt) -> CheckInPrompt:
+    """The prompt, locked for this submission, still open and still judged against the same template."""
+    prompt = _open_prompt(uow, device_id, snap.id, lock=True)  # one submission per prompt at a time
+    if dict(prompt.challenge) != snap.challenge:
+        raise Conflict("the prompt's challenge changed while the photo was checked; fetch it again")
+    enrolment = active_enrolment(uow=uow, subject_id=prompt.subject_id)
+    if (enrolment.id if enrolment else None) != snap.enrolment_id:
+        raise Conflict("the face enrolment changed while the photo was checked; submit again")
+    return prompt
+
+
+def _evaluate(engine, snap: _Prompt, template: bytes | None, rgb, faces0, report, frame_rgbs) -> Evidence:
     from custodes.biometrics import Template, TemplateMismatch
     from custodes.biometrics.engine import Acquisition
 
     # The photo's face (already found by the quality gate) seeds the liveness module's tracker,
     # which looks for it near the same place in the challenge frames instead of searching each whole frame.
-    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(prompt.challenge), first_face=faces0[0]))
+    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(snap.challenge), first_face=faces0[0]))
     fields = dict(model_version=engine.version, quality=report.as_dict(), quality_passed=True, liveness=live)
-    if enrolment is None:
+    if template is None:
         return Evidence(**fields, template_problem=Reason.NO_TEMPLATE)
-    blob = face_store.read_template(uow=uow, keys=keys, enrolment=enrolment, purpose="check-in verification")
     probe = Acquisition(face=faces0[0], quality=report, embeddings=engine.embed(rgb, faces0[0]))
     try:
-        result = engine.compare(Template.from_bytes(blob), probe)
+        result = engine.compare(Template.from_bytes(template), probe)
     except TemplateMismatch:
         return Evidence(**fields, template_problem=Reason.TEMPLATE_OUTDATED)
     return Evidence(**fields, score=result.score, threshold=result.threshold, target_fmr=result.target_fmr)
 
 
-def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id: uuid.UUID, enrolment,
-            photo: bytes, decision: Decision) -> SubmissionRead:
+def _record(uow: UnitOfWork, prompt: CheckInPrompt, device_id: uuid.UUID, enrolment_id: uuid.UUID | None,
+            keys: FaceKeyRing, photo: CleanPhoto, decision: Decision) -> SubmissionRead:
     now = uow.clock.now()
     e = decision.evidence
     attempt = CheckInAttempt(
@@ -147,11 +204,11 @@ def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id
         score=e.score, threshold=e.threshold, target_fmr=e.target_fmr, model_version=e.model_version,
         quality=e.quality, liveness=e.liveness.as_dict() if e.liveness else None,
         counts_as_failure=decision.counts_as_failure, failure_to_acquire=decision.failure_to_acquire,
-        enrolment_id=enrolment.id if enrolment else None)
+        enrolment_id=enrolment_id)
     uow.session.add(attempt)
     uow.session.flush()
-    probe = face_store.add_photo(uow=uow, keys=keys, subject_id=prompt.subject_id, role="probe", data=photo,
-                                 content_type=content_type(photo), attempt_id=attempt.id)
+    probe = face_store.add_photo(uow=uow, keys=keys, subject_id=prompt.subject_id, role="probe", image=photo,
+                                 attempt_id=attempt.id)
     uow.session.flush()  # no ORM relationship orders these inserts, so the photo row goes in first
     attempt.probe_photo_id = probe.id
     prompt.attempts += 1
@@ -166,8 +223,8 @@ def _record(uow: UnitOfWork, keys: FaceKeyRing, prompt: CheckInPrompt, device_id
     prompt.status, prompt.outcome, prompt.reason = "decided", decision.outcome.value, decision.reason.value
     prompt.decision, prompt.decided_at = decision.record(), now
     if decision.needs_review:
-        review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason=decision.reason.value)
+        intake.open_item(uow=uow, request=review_request(prompt, attempt, decision.reason.value))
     elif secrets.SystemRandom().random() < sample_rate():
-        review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason="random_sample")
+        intake.open_item(uow=uow, request=review_request(prompt, attempt, "random_sample"))
     return SubmissionRead(prompt_id=prompt.id, attempt_id=attempt.id, status="decided", outcome=decision.outcome,
                           reason=decision.reason.value, message=MESSAGES[decision.outcome])

@@ -1,16 +1,21 @@
 """Uploaded face photos: refused before decoding unless they are safe JPEG/PNG within the caps,
-and each refusal rendered as its own problem+json type (`.../problems/upload-too-large`, ...)."""
+and each refusal rendered as its own problem+json type (`.../problems/upload-too-large`, ...).
+What is kept is never the upload itself but its pixels re-encoded (`CleanPhoto`)."""
 
 from __future__ import annotations
 
+import io
+import threading
+from dataclasses import dataclass
+
 import numpy as np
+from PIL import Image
 
 from custodes.biometrics import UploadRejected, decode_image
 from custodes.biometrics.quality import QualityReport
 from custodes.errors import DomainError
 
 MAX_FRAMES = 8
-CONTENT_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
 
 
 class PhotoRefused(DomainError):
@@ -45,8 +50,27 @@ def decode_upload(data: bytes, field: str) -> np.ndarray:
         raise PhotoRefused(field, exc.code, exc.message, status=413 if exc.code == "too_large" else 422) from None
 
 
-def content_type(data: bytes) -> str:
-    for magic, kind in CONTENT_TYPES.items():
-        if data.startswith(magic):
-            return kind
-    raise ValueError("only decoded (JPEG/PNG) uploads are stored")
+# The face models (dlib networks, the liveness model) are not safe to run from several threads at
+# once: concurrent check-ins crashed the process (heap corruption) once the work left the database
+# lock that used to serialise it. One face computation at a time per process; never take a
+# database lock while holding this one (a transaction holder may be waiting for it).
+FACE_WORK = threading.Lock()
+
+STORED_QUALITY = 92
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    """A photo as stored and served: the decoded (upright) pixels encoded afresh as JPEG. Nothing
+    else of the upload survives: no EXIF (GPS, device, time), comments, APPn segments, PNG text
+    chunks or bytes after the image, so a file carrying a script or a location is not kept."""
+
+    data: bytes
+    content_type: str = "image/jpeg"
+
+    @classmethod
+    def from_pixels(cls, rgb: np.ndarray) -> CleanPhoto:
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(buf, format="JPEG",
+                                                                               quality=STORED_QUALITY)
+        return cls(buf.getvalue())

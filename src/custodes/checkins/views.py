@@ -126,10 +126,9 @@ async def submit_checkin(device_id: uuid.UUID, prompt_id: uuid.UUID, request: Re
     frame_bytes = [_read(f, f"frames[{i}]") for i, f in enumerate(frames)]
 
     def run() -> SubmissionRead:
-        with container.uow(device.actor) as uow:
-            answer = submission.submit(uow=uow, keys=face_keys(container), device_id=device.device_id,
-                                       prompt_id=prompt_id, photo=photo_bytes, frames=frame_bytes)
-            uow.commit()
-        return answer
+        # submission opens its own short units of work around the face work
+        return submission.submit(container=container, actor=device.actor, keys=face_keys(container),
+                                 device_id=device.device_id, prompt_id=prompt_id, photo=photo_bytes,
+                                 frames=frame_bytes)
 
     return await run_in_threadpool(run)

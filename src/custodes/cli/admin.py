@@ -8,12 +8,10 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from custodes.access import service as access
 from custodes.access.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
-from custodes.audit import chain
 from custodes.bootstrap import bootstrap
 from custodes.clock import AcceleratedClock
 from custodes.config import Settings
@@ -108,22 +106,6 @@ def users_unlock(*, username: str, home: Path | None) -> None:
     except DomainError as exc:
         fail(exc.detail)
     console.print(f"{user.username} may sign in again at once")
-
-
-def audit_verify(*, home: Path | None) -> None:
-    container = bootstrap(Settings.from_env(home=home))
-    with container.uow(Actor.system("cli")) as uow:
-        total = chain.count(uow.session)
-        checked = 0
-        with Progress(TextColumn("verifying audit chain"), BarColumn(), MofNCompleteColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("verify", total=total)
-            for item in chain.verify(uow.session, container.audit_key):
-                if isinstance(item, chain.ChainFault):
-                    fail(f"audit chain broken at entry {item.seq}: {item.reason} ({checked} entries verified before it)")
-                checked += 1
-                bar.advance(task)
-    console.print(f"audit chain intact: {checked} entries verified")
 
 
 def _safe_url(url: str) -> str:

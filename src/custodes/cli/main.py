@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
+from custodes.audit.commands import audit_app
 from custodes.checkins.commands import checkins_app
 from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
+from custodes.lab.checkin_lock_bench import bench_checkin_lock
 from custodes.lab.commands import bench_ingest_command, bench_retention, simulate_command
 from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
@@ -27,7 +29,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations over whole data sets.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 users_app = typer.Typer(no_args_is_help=True, help="Officer accounts.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
 app.add_typer(db_app, name="db")
@@ -50,6 +51,7 @@ app.command("simulate")(simulate_command)
 bench_app.command("console")(bench_console)
 bench_app.command("checkin")(bench_checkin)
 bench_app.command("checkin-api")(bench_checkin_api)
+bench_app.command("checkin-lock")(bench_checkin_lock)
 bench_app.command("liveness")(bench_liveness_command)
 bench_app.command("retention")(bench_retention)
 
@@ -112,12 +114,6 @@ def users_unlock(username: Annotated[str, typer.Argument(help="the officer to le
                  home: Home = None) -> None:
     """Clear an officer's sign-in delays (after failed attempts by someone else)."""
     admin.users_unlock(username=username, home=home)
-
-
-@audit_app.command("verify")
-def audit_verify(home: Home = None) -> None:
-    """Check the whole audit chain; exit 1 naming the first bad entry."""
-    admin.audit_verify(home=home)
 
 
 @app.command("worker")

@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from custodes.checkins import models as _checkins  # noqa: F401  (foreign key targets)
 from custodes.db import Base, UTCDateTime, new_id
 
 

@@ -1,4 +1,4 @@
-"""The review queue: opening items for unverified check-ins, and reviewers deciding them.
+"""The review queue: reviewers seeing and deciding items (opened through `intake`).
 
 Rules: one decision per reviewer per item. "Same person" or "unusable" closes an item. "Different
 person" (adverse) needs a second, different reviewer to agree; if the second disagrees, the item
@@ -14,14 +14,6 @@ from sqlalchemy import select
 
 from custodes.access.scope import load_through_subject, subject_visible
 from custodes.alerts import service as alerts
-from custodes.checkins import face_store
-from custodes.checkins.crypto import FaceKeyRing
-from custodes.checkins.models import (
-    CheckInAttempt,
-    CheckInPrompt,
-    FaceEnrolment,
-    FacePhoto,
-)
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.pagination import paged
 from custodes.review.models import (
@@ -36,25 +28,11 @@ from custodes.review.models import (
     ReviewItemDetail,
     ReviewItemRead,
 )
+from custodes.review.ports import CaseEvidence
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
 
 ALERT_CONFIRMED = "check_in_failed"
-
-
-def open_item(*, uow: UnitOfWork, prompt: CheckInPrompt, attempt: CheckInAttempt | None, reason: str) -> ReviewItem:
-    """Queue a check-in for a human (one item per prompt)."""
-    existing = uow.session.scalars(select(ReviewItem).where(ReviewItem.prompt_id == prompt.id)).first()
-    if existing is not None:
-        return existing
-    item = ReviewItem(id=uuid.uuid4(), subject_id=prompt.subject_id, prompt_id=prompt.id,
-                      attempt_id=attempt.id if attempt else None, reason=reason,
-                      machine_outcome=prompt.outcome or "inconclusive",
-                      score=attempt.score if attempt else None, threshold=attempt.threshold if attempt else None,
-                      status="open", created_at=uow.clock.now())
-    uow.session.add(item)
-    uow.publish("review.opened", {"item_id": str(item.id), "subject_id": str(item.subject_id), "reason": reason})
-    return item
 
 
 def load(*, uow: UnitOfWork, item_id: uuid.UUID) -> ReviewItem:
@@ -69,42 +47,30 @@ def list_items(*, uow: UnitOfWork, limit: int, offset: int, status: str | None =
     return paged(uow.session, q, limit, offset)
 
 
-def _reference_photos(uow: UnitOfWork, item: ReviewItem) -> list[FacePhoto]:
-    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
-    enrolment_id = attempt.enrolment_id if attempt else None
-    if enrolment_id is None:  # no template at the time: show the current reference, if any
-        enrolment_id = uow.session.scalars(select(FaceEnrolment.id).where(
-            FaceEnrolment.subject_id == item.subject_id, FaceEnrolment.status == "active")).first()
-    return list(uow.session.scalars(select(FacePhoto).where(FacePhoto.enrolment_id == enrolment_id,
-                                                            FacePhoto.photo_sealed.is_not(None))
-                                    .order_by(FacePhoto.created_at, FacePhoto.id))) if enrolment_id else []
-
-
-def detail(*, uow: UnitOfWork, item_id: uuid.UUID) -> ReviewItemDetail:
+def detail(*, uow: UnitOfWork, evidence: CaseEvidence, item_id: uuid.UUID) -> ReviewItemDetail:
     item = load(uow=uow, item_id=item_id)
-    prompt = uow.session.get(CheckInPrompt, item.prompt_id)
-    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
+    references, probe = evidence.photo_ids(uow, subject_id=item.subject_id, attempt_id=item.attempt_id)
     decisions = uow.session.scalars(select(ReviewDecision).where(ReviewDecision.item_id == item.id)
                                     .order_by(ReviewDecision.decided_at))
     return ReviewItemDetail(
         **ReviewItemRead.model_validate(item).model_dump(),
-        decision_record=prompt.decision if prompt else None,
+        decision_record=evidence.decision_record(uow, item.prompt_id),
         decisions=[ReviewDecisionRead.model_validate(d) for d in decisions],
-        reference_photo_ids=[p.id for p in _reference_photos(uow, item)],
-        probe_photo_id=attempt.probe_photo_id if attempt else None,
+        reference_photo_ids=references,
+        probe_photo_id=probe,
     )
 
 
-def face_image(*, uow: UnitOfWork, keys: FaceKeyRing, item_id: uuid.UUID, photo_id: uuid.UUID,
+def face_image(*, uow: UnitOfWork, evidence: CaseEvidence, item_id: uuid.UUID, photo_id: uuid.UUID,
                purpose: str) -> tuple[bytes, str]:
     """One of the item's faces (a reference or the probe), opened for the reviewer; audited."""
     item = load(uow=uow, item_id=item_id)
-    attempt = uow.session.get(CheckInAttempt, item.attempt_id) if item.attempt_id else None
-    allowed = {p.id for p in _reference_photos(uow, item)} | ({attempt.probe_photo_id} if attempt else set())
-    photo = uow.session.get(FacePhoto, photo_id) if photo_id in allowed else None
-    if photo is None or photo.photo_sealed is None:
+    references, probe = evidence.photo_ids(uow, subject_id=item.subject_id, attempt_id=item.attempt_id)
+    # Only this item's faces: a photo id of another item (or case) does not exist here.
+    opened = evidence.open_photo(uow, photo_id, purpose) if photo_id in {*references, probe} else None
+    if opened is None:
         raise NotFound(f"photo {photo_id} is not part of review item {item_id}")
-    return face_store.read_photo(uow=uow, keys=keys, photo=photo, purpose=purpose), photo.content_type
+    return opened
 
 
 def decide(*, uow: UnitOfWork, item_id: uuid.UUID, data: ReviewDecisionCreate) -> ReviewItem:

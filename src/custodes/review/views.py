@@ -10,7 +10,6 @@ from fastapi.responses import Response
 
 from custodes.access.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
-from custodes.checkins.face_store import face_keys
 from custodes.pagination import Page
 from custodes.review import service
 from custodes.review.models import (
@@ -20,6 +19,7 @@ from custodes.review.models import (
     ReviewItemDetail,
     ReviewItemRead,
 )
+from custodes.review.ports import evidence_of
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -37,10 +37,10 @@ def list_items(uow: Uow, paging: Paging, status: ItemStatus = None) -> Page[Revi
 
 
 @router.get("/items/{item_id}", response_model=ReviewItemDetail, dependencies=[requires(*VIEWERS)])
-def get_item(item_id: uuid.UUID, uow: Uow) -> ReviewItemDetail:
+def get_item(item_id: uuid.UUID, uow: Uow, container: ContainerDep) -> ReviewItemDetail:
     """The decision record (score, threshold, target FMR, quality, liveness, model version), the
     decisions so far, and the ids of the reference photos and the probe to show side by side."""
-    answer = service.detail(uow=uow, item_id=item_id)
+    answer = service.detail(uow=uow, evidence=evidence_of(container), item_id=item_id)
     uow.commit()
     return answer
 
@@ -50,8 +50,8 @@ def get_item(item_id: uuid.UUID, uow: Uow) -> ReviewItemDetail:
 def item_photo(item_id: uuid.UUID, photo_id: uuid.UUID, uow: Uow, container: ContainerDep,
                purpose: Annotated[str, Query(min_length=3, max_length=200)] = "check-in review") -> Response:
     """One face of the item (reference or probe); every fetch is an audited read."""
-    data, kind = service.face_image(uow=uow, keys=face_keys(container), item_id=item_id, photo_id=photo_id,
-                                    purpose=purpose)
+    data, kind = service.face_image(uow=uow, evidence=evidence_of(container), item_id=item_id,
+                                    photo_id=photo_id, purpose=purpose)
     uow.commit()
     return Response(data, media_type=kind, headers={"Cache-Control": "no-store"})
 
