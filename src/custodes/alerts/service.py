@@ -85,3 +85,31 @@ def resolve(*, uow: UnitOfWork, alert_id: uuid.UUID, data: AlertResolve) -> Aler
     alert.reason = data.reason
     uow.publish(TOPIC_CHANGED, _message(uow, alert))
     return alert
+
+
+def supersede(*, uow: UnitOfWork, alert: Alert, reason: str, note: dict[str, Any]) -> Alert:
+    """Resolve an alert that later data no longer supports (late fixes contradicted it), keeping
+    it, annotated with what superseded it and why: alerts are never deleted."""
+    now = uow.clock.now()
+    alert.evidence = {**alert.evidence, "superseded": {**note, "at": now.isoformat().replace("+00:00", "Z")}}
+    if alert.status == "open":
+        alert.acknowledged_at = now
+    alert.status = "resolved"
+    alert.resolved_at = now
+    alert.outcome = "explained"
+    alert.reason = reason
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert
+
+
+def revise(*, uow: UnitOfWork, alert: Alert, occurred_at: datetime, evidence: dict[str, Any],
+           note: dict[str, Any]) -> Alert:
+    """Late data moved an alert's own instant (the episode began earlier than first seen): keep
+    the alert, record what it said before, and say what revised it."""
+    before = {"occurred_at": alert.occurred_at.isoformat(), "evidence": {k: v for k, v in alert.evidence.items()
+                                                                          if k != "revisions"}}
+    revisions = [*alert.evidence.get("revisions", []), {**note, "before": before}]
+    alert.evidence = {**evidence, "revisions": revisions}
+    alert.occurred_at = occurred_at
+    uow.publish(TOPIC_CHANGED, _message(uow, alert))
+    return alert

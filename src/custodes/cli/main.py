@@ -16,6 +16,7 @@ from custodes.lab.commands import bench_ingest_command, simulate_command
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
 from custodes.lab.rules_bench import bench_rules
+from custodes.telemetry.commands import telemetry_app
 
 app = typer.Typer(no_args_is_help=True, help="Custodes: accountable electronic monitoring.",
                   pretty_exceptions_enable=False)
@@ -33,6 +34,7 @@ app.add_typer(audit_app, name="audit")
 # Each domain keeps its command bodies in its own module; only the registration lives here.
 app.add_typer(pad_app, name="pad")
 app.add_typer(checkins_app, name="checkins")
+app.add_typer(telemetry_app, name="telemetry")
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
 bench_app.command("rules")(bench_rules)

@@ -1,15 +1,19 @@
-"""The shapes of conditions, validated hard: GeoJSON (RFC 7946), circles, RRULEs, check-in policy."""
+"""The shapes of conditions, validated hard: GeoJSON (RFC 7946), circles, RRULEs, check-in policy;
+and the rules engine's `RuleSet` built from an order's stored conditions (`rule_set`)."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from dateutil.rrule import rrulestr
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from shapely.geometry import shape
 from shapely.validation import explain_validity
+
+from custodes.rules import Circle as CircleRule
+from custodes.rules import CurfewRule, RuleSet, ZoneRule
+from custodes.rules.curfew import MAX_START_YEAR, MIN_START_YEAR, RuleBoundExceeded, bounds, first_occurrence
 
 _ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY")
 
@@ -99,21 +103,24 @@ class CurfewSpec(BaseModel):
     def _naive(cls, v: datetime) -> datetime:
         if v.tzinfo is not None:
             raise ValueError("give local wall time without an offset; the subject's time zone applies")
+        if not MIN_START_YEAR <= v.year <= MAX_START_YEAR:  # expansions walk from here: keep it near
+            raise ValueError(f"the first window must start between {MIN_START_YEAR} and {MAX_START_YEAR}")
         return v
 
     @field_validator("rrule")
     @classmethod
     def _rrule(cls, v: str, info: ValidationInfo) -> str:
+        """The engine's own bounds (one FREQ, INTERVAL >= 1, a bounded number a day, an occurrence
+        within two years), checked without expanding anything unbounded."""
         text = v.strip().removeprefix("RRULE:")
         try:
-            rule = rrulestr(text, dtstart=info.data.get("start_local") or datetime(2000, 1, 1))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"rrule does not parse: {exc}") from None
-        freq = dict(p.split("=", 1) for p in text.split(";") if "=" in p).get("FREQ")
-        if freq not in _ALLOWED_FREQ:
-            raise ValueError(f"rrule FREQ must be one of {', '.join(_ALLOWED_FREQ)}")
-        if next(iter(rule), None) is None:
-            raise ValueError("rrule yields no occurrence")
+            freq = bounds(text)["FREQ"]
+            if freq not in _ALLOWED_FREQ:
+                raise ValueError(f"rrule FREQ must be one of {', '.join(_ALLOWED_FREQ)}")
+            start = info.data.get("start_local") or datetime(MIN_START_YEAR, 1, 1)
+            first_occurrence(text, start)
+        except RuleBoundExceeded as exc:
+            raise ValueError(str(exc)) from None
         return text
 
 
@@ -156,3 +163,58 @@ class CheckInPolicySpec(BaseModel):
 
 
 ConditionSpec = Annotated[ZoneSpec | CurfewSpec | CheckInPolicySpec, Field(discriminator="kind")]
+
+
+class Unevaluable(ValueError):
+    """A stored condition the rules engine cannot judge; `field` is the spec field at fault."""
+
+    def __init__(self, condition_id: str, field: str, message: str) -> None:
+        super().__init__(f"condition {condition_id}: {field}: {message}")
+        self.condition_id, self.field, self.message = condition_id, field, message
+
+
+def rule_set(subject_tz: str, conditions: list[tuple[str, dict]]) -> RuleSet:
+    """The rules engine's RuleSet from (condition id, stored spec) pairs. Never drops a condition:
+    one that cannot be judged (a curfew without its inclusion zone, a rule out of bounds) raises."""
+    zones: list[ZoneRule] = []
+    inclusion: dict[str, str] = {}
+    for cid, spec in conditions:
+        if spec.get("kind") != "zone":
+            continue
+        c = spec.get("circle")
+        geometry = CircleRule(c["lat"], c["lon"], c["radius_m"]) if c else spec["geometry"]
+        zones.append(ZoneRule(cid, spec["zone_type"], geometry, margin_m=spec.get("margin_m", 25.0),
+                              min_dwell_s=spec.get("min_dwell_s", 60)))
+        if spec["zone_type"] == "inclusion":
+            inclusion.setdefault(spec["name"], cid)
+    curfews: list[CurfewRule] = []
+    for cid, spec in conditions:
+        if spec.get("kind") != "curfew":
+            continue
+        name = spec.get("zone_name")
+        # Curfews stored before the zone was required name none: the order's only inclusion zone.
+        zone = inclusion.get(name) if name else (next(iter(inclusion.values())) if len(inclusion) == 1 else None)
+        if zone is None:
+            raise Unevaluable(cid, "spec.zone_name", f"a curfew needs an inclusion zone; none named {name!r}"
+                              if name else "a curfew needs an inclusion zone to be judged against")
+        try:
+            start = datetime.fromisoformat(str(spec["start_local"]))
+            curfews.append(CurfewRule(cid, zone, spec["rrule"], start, timedelta(minutes=spec["duration_minutes"]),
+                                      tz=subject_tz, no_fix_after_s=60.0 * spec.get("no_fix_after_minutes", 30)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unevaluable(cid, "spec", str(exc)) from None
+    try:
+        return RuleSet(zones=tuple(zones), curfews=tuple(curfews))
+    except RuleBoundExceeded as exc:
+        raise Unevaluable(_culprit(str(exc), curfews), "spec.rrule", str(exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:  # zone geometry that will not compile, an unknown zone
+        raise Unevaluable("?", "spec", str(exc)) from None
+
+
+def _culprit(message: str, curfews: list[CurfewRule]) -> str:
+    for c in curfews:
+        try:
+            first_occurrence(c.rrule, c.dtstart_local)
+        except RuleBoundExceeded:
+            return c.curfew_id
+    return "?"

@@ -46,6 +46,9 @@ class Condition(Base):
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Bumped by every edit in place: the pipeline's rule cache is keyed on (id, revision), and each
+    # alert records the revision it was judged by.
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 
 
 class NecessityRecord(Base):
@@ -179,4 +182,5 @@ class ConditionRead(BaseModel):
     kind: str
     spec: dict[str, Any]
     created_at: datetime
+    revision: int
     model_config = {"from_attributes": True}

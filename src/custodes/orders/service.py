@@ -11,6 +11,7 @@ from custodes.access.scope import load_through_subject
 from custodes.audit.models import AuditAction
 from custodes.errors import Invalid, NotFound
 from custodes.orders import necessity
+from custodes.errors import Conflict, Invalid, NotFound
 from custodes.orders.models import (
     REVIEW_EVERY_DAYS,
     Condition,
@@ -19,8 +20,10 @@ from custodes.orders.models import (
     OrderCreate,
     OrderUpdate,
 )
+from custodes.orders.conditions import Unevaluable, rule_set
 from custodes.pagination import paged
 from custodes.subjects import service as subjects
+from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork
 
 
@@ -81,17 +84,40 @@ def update(*, uow: UnitOfWork, order_id: uuid.UUID, data: OrderUpdate) -> Order:
 def add_condition(*, uow: UnitOfWork, order_id: uuid.UUID, data: ConditionCreate) -> Condition:
     order = load(uow=uow, order_id=order_id, for_change=True)
     spec = data.spec
-    if spec.kind == "curfew" and spec.zone_name:
-        zones = [c.spec.get("name") for c in conditions_of(uow=uow, order=order) if c.kind == "zone"
-                 and c.spec.get("zone_type") == "inclusion"]
-        if spec.zone_name not in zones:
+    existing = conditions_of(uow=uow, order=order)
+    if spec.kind == "curfew":
+        zones = [c.spec.get("name") for c in existing if c.kind == "zone" and c.spec.get("zone_type") == "inclusion"]
+        if spec.zone_name and spec.zone_name not in zones:
             raise Invalid.field("spec.zone_name", f"no inclusion zone named {spec.zone_name!r} on this order")
-    if spec.kind == "check_in_policy" and any(c.kind == "check_in_policy" for c in conditions_of(uow=uow, order=order)):
+        if not spec.zone_name:  # a curfew is judged against one place: name it now, once
+            if len(zones) != 1:
+                raise Invalid.field("spec.zone_name", "a curfew needs an inclusion zone: add one to the order first"
+                                    if not zones else "this order has several inclusion zones: name the curfew's")
+            spec = spec.model_copy(update={"zone_name": zones[0]})
+    if spec.kind == "check_in_policy" and any(c.kind == "check_in_policy" for c in existing):
         raise Invalid.field("spec.kind", "this order already has a check-in policy; update or delete it")
     condition = Condition(id=uuid.uuid4(), order_id=order.id, kind=spec.kind, spec=spec.model_dump(mode="json"),
-                          created_at=uow.clock.now())
+                          created_at=uow.clock.now(), revision=1)
+    _ensure_evaluable(uow, order, [*existing, condition], condition)
     uow.session.add(condition)
     return condition
+
+
+def _ensure_evaluable(uow: UnitOfWork, order: Order, after: list[Condition], changed: Condition | None,
+                      old_spec: dict | None = None) -> None:
+    """Build the rule set the order would have after the change: a condition the rules engine
+    could not judge is refused now, naming the field, rather than stored and silently dropped."""
+    tz = uow.session.scalar(select(Subject.time_zone).where(Subject.id == order.subject_id)) or "UTC"
+    try:
+        rule_set(tz, [(str(c.id), c.spec) for c in after])
+    except Unevaluable as exc:
+        if changed is None:  # a delete that leaves another condition unjudgeable
+            raise Conflict(f"{exc.message}: condition {exc.condition_id} needs the condition being deleted") from None
+        if exc.condition_id == str(changed.id):
+            raise Invalid.field(exc.field, exc.message) from None
+        new = changed.spec
+        field = next((f"spec.{k}" for k in ("name", "zone_type") if old_spec and old_spec.get(k) != new.get(k)), "spec")
+        raise Invalid.field(field, f"condition {exc.condition_id} would no longer be judged: {exc.message}") from None
 
 
 def conditions_of(*, uow: UnitOfWork, order: Order) -> list[Condition]:
@@ -120,9 +146,23 @@ def replace_condition(*, uow: UnitOfWork, condition_id: uuid.UUID, data: Conditi
     condition = load_condition(uow=uow, condition_id=condition_id, for_change=True)
     if data.spec.kind != condition.kind:
         raise Invalid.field("spec.kind", f"a {condition.kind} condition can only be replaced by another")
-    condition.spec = data.spec.model_dump(mode="json")
+    order = load(uow=uow, order_id=condition.order_id)
+    old_spec = condition.spec
+    spec = data.spec
+    if spec.kind == "curfew" and not spec.zone_name:
+        spec = spec.model_copy(update={"zone_name": old_spec.get("zone_name")})
+    new = Condition(id=condition.id, order_id=condition.order_id, kind=condition.kind,
+                    spec=spec.model_dump(mode="json"))
+    others = [c for c in conditions_of(uow=uow, order=order) if c.id != condition.id]
+    _ensure_evaluable(uow, order, [*others, new], new, old_spec)
+    condition.spec = new.spec
+    condition.revision += 1  # the rules engine keys its cache on this: every worker sees the edit at once
     return condition
 
 
 def delete_condition(*, uow: UnitOfWork, condition_id: uuid.UUID) -> None:
-    uow.session.delete(load_condition(uow=uow, condition_id=condition_id, for_change=True))
+    condition = load_condition(uow=uow, condition_id=condition_id, for_change=True)
+    order = load(uow=uow, order_id=condition.order_id)
+    others = [c for c in conditions_of(uow=uow, order=order) if c.id != condition.id]
+    _ensure_evaluable(uow, order, others, None)
+    uow.session.delete(condition)

@@ -26,6 +26,10 @@ from custodes.rules.movement import haversine_m, implausible, movement_event
 from custodes.rules.zones import CompiledZone, step_zone
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Time-driven checks one evaluation may walk (window opens, closes, no-fix, silence): about two
+# years of a rule at its bound of windows a day. Beyond it the evaluation stops with an error
+# (the pipeline quarantines the batch, the tick raises an integrity alert) instead of spinning.
+MAX_STEPS_PER_EVALUATION = 2 * 366 * 3 * cw.MAX_OCCURRENCES_PER_DAY
 Result = tuple[SubjectState, list[Event]]
 
 
@@ -179,15 +183,18 @@ def advance(state: SubjectState, rules: RuleSet, upto: datetime) -> Result:
     events: list[Event] = []
     if state.curfews_checked_to is None:
         # First evaluation: open the windows we are already inside; earlier ones are history.
-        state = state.evolve(curfews_checked_to=upto)
+        state = state.evolve(curfews_checked_to=upto, decided_to=_later(state.decided_to, upto))
         for c in rules.curfews:
             span = cw.window_at(c, upto)
             if span is not None:
                 state, events = _open(state, c, WindowState(*span), rules, events)
-    while True:
+    for step in range(MAX_STEPS_PER_EVALUATION + 1):
         todo = [item for item in _pending(state, rules) if item[0] <= upto]
         if not todo:
             break
+        if step == MAX_STEPS_PER_EVALUATION:
+            raise cw.RuleBoundExceeded(f"more than {MAX_STEPS_PER_EVALUATION} curfew and silence checks "
+                                       f"between {iso(state.curfews_checked_to)} and {iso(upto)}")
         at, _, what, c, c_end = min(todo, key=lambda item: item[:2])
         if what == "silent":
             state, e = dh.silent_event(state, at)
@@ -210,10 +217,14 @@ def advance(state: SubjectState, rules: RuleSet, upto: datetime) -> Result:
                 events.append(Event("curfew_no_fix", cat, "medium", at, ev, key))
                 windows[c.curfew_id] = replace(w, no_fix_raised=True)
             state = state.evolve(windows=windows)
-        state = state.evolve(curfews_checked_to=max(state.curfews_checked_to, at))
+        state = state.evolve(curfews_checked_to=max(state.curfews_checked_to, at), decided_to=_later(state.decided_to, at))
     if upto > state.curfews_checked_to:
         state = state.evolve(curfews_checked_to=upto)
     return state, events
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
 
 
 def _open(state: SubjectState, c, w: WindowState, rules: RuleSet, events: list[Event]) -> Result:

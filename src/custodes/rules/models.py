@@ -211,6 +211,10 @@ class SubjectState:
     last_status_at: datetime | None = None
     silent_since: datetime | None = None  # set while a device_silent episode is open
     implausible: bool = False  # inside an implausible-movement episode
+    # The latest instant at which a time-driven check decided something (a window opened or closed,
+    # no fix, silence, or the first evaluation's "earlier is history"). Data older than this, or
+    # than the newest item applied, arrived late: the pipeline re-judges it from a checkpoint.
+    decided_to: datetime | None = None
 
     @property
     def last_seen(self) -> datetime | None:
@@ -232,7 +236,7 @@ class SubjectState:
             "curfews_checked_to": iso(self.curfews_checked_to),
             "battery": self.battery, "strap": self.strap, "charging": self.charging,
             "last_status_at": iso(self.last_status_at), "silent_since": iso(self.silent_since),
-            "implausible": self.implausible,
+            "implausible": self.implausible, "decided_to": iso(self.decided_to),
         }
 
     @classmethod
@@ -247,4 +251,5 @@ class SubjectState:
             battery=d.get("battery", "ok"), strap=d.get("strap", "closed"),
             charging=d.get("charging", False), last_status_at=from_iso(d.get("last_status_at")),
             silent_since=from_iso(d.get("silent_since")), implausible=d.get("implausible", False),
+            decided_to=from_iso(d.get("decided_to")),
         )

@@ -8,7 +8,7 @@ scalar evaluators one item at a time (tests/telemetry/test_evaluation.py), a fra
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -25,8 +25,11 @@ from custodes.rules.batch import BatchEvaluator, FixBatch
 from custodes.telemetry.schemas import FixColumns
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=int(ms))  # exact, where ms / 1000 as a float is not
 
 
 FIX_ID_BASE = 100_000  # > MAX_ITEMS: a fix id packs (batch seq, item index) into one integer
@@ -41,15 +44,16 @@ def fix_ref(device_id: uuid.UUID, fid: int) -> str:
     return f"{device_id}/{fid // FIX_ID_BASE}/{fid % FIX_ID_BASE}"
 
 
-def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid.UUID, seq: int,
+def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid.UUID, seq: int | np.ndarray,
              cols: FixColumns, statuses: list[dict]) -> tuple[SubjectState, list[Event]]:
-    """Feed one batch's items to the evaluators in their own time order.
+    """Feed one batch's items (or a replay's, with `seq` per fix) to the evaluators in time order.
 
     Runs of fixes go through the rules engine's vectorised `BatchEvaluator` (same events as the
     scalar path, at a small fraction of the cost); each status report goes through `evaluate_status`
     at its place in time.
     """
     order = np.argsort(cols.t_ms, kind="stable")
+    seqs = np.broadcast_to(np.asarray(seq, np.int64), (len(cols),))[order]
     cols = cols.take(order)
     st_sorted = sorted(statuses, key=lambda st: st["t_ms"])
     # Status i comes before the fixes at or after its time (ties: status first, like the device).
@@ -58,7 +62,7 @@ def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid
     lo = 0
     for cut, st in zip([*cuts, len(cols)], [*st_sorted, None], strict=True):
         if cut > lo:
-            state, ev = _fix_run(state, rules, now, seq, cols.take(slice(lo, cut)))
+            state, ev = _fix_run(state, rules, now, seqs[lo:cut], cols.take(slice(lo, cut)))
             events += ev
             lo = cut
         if st is not None:
@@ -69,7 +73,7 @@ def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid
     return state, events
 
 
-def _fix_run(state: SubjectState, rules: RuleSet, now: datetime, seq: int,
+def _fix_run(state: SubjectState, rules: RuleSet, now: datetime, seq: np.ndarray,
              c: FixColumns) -> tuple[SubjectState, list[Event]]:
     """A time-ordered run of fixes. The batch evaluator hands a whole run to the (much slower)
     scalar path when it reaches a curfew instant, so the run is cut at each instant and the

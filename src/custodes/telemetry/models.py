@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -51,6 +52,11 @@ class TelemetryBatch(Base):
     statuses: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
     rejected: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A batch that fails processing is retried a bounded number of times, then set aside with its
+    # error (`quarantined_at`) so that the device's later batches go on; a replay clears it.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeviceCursor(Base):
@@ -89,3 +95,19 @@ class MonitorState(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     ticked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MonitorCheckpoint(Base):
+    """A subject's rule state after every item with time <= `as_of` (and nothing decided later):
+    where a late item is re-judged from. About one an hour of data time per subject."""
+
+    __tablename__ = "monitor_checkpoints"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+
+
+def pending_batches():
+    """Batches still to process: neither processed nor set aside in quarantine."""
+    return TelemetryBatch.processed_at.is_(None) & TelemetryBatch.quarantined_at.is_(None)

@@ -10,28 +10,30 @@ concurrently; on SQLite the single writer lock does the same.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, defer
 
 from custodes.access.actor import Actor
-from custodes.alerts.service import raise_alert
+from custodes.alerts.service import raise_alert, revise
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
-from custodes.rules import Event, RuleSet, SubjectState, evaluate_tick
+from custodes.rules import Event, SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import segment, trail
+from custodes.telemetry import late, quarantine, segment, trail
 from custodes.telemetry.evaluation import evaluate, fix_ref
-from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch
-from custodes.telemetry.ruleset import RuleCache
+from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
+from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
 from custodes.telemetry.schemas import FixColumns
 
 log = logging.getLogger(__name__)
@@ -46,14 +48,24 @@ class Turn:
     fixes: int = 0
     alerts: int = 0
 
+    def add(self, other: Turn) -> None:
+        self.batches += other.batches
+        self.fixes += other.fixes
+        self.alerts += other.alerts
+
 
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+def _dt(ms: int) -> datetime:
+    return late.EPOCH + timedelta(milliseconds=int(ms))
+
+
 class Pipeline:
     def __init__(self, container: Container, *, batches_per_turn: int | None = None,
-                 crash_hook: Callable[[str], None] | None = None) -> None:
+                 crash_hook: Callable[[str], None] | None = None, retry_after_s: float = RETRY_FAILED_S,
+                 max_attempts: int = quarantine.MAX_ATTEMPTS) -> None:
         self.container = container
         self.rules = RuleCache()
         # A turn holds SQLite's one write lock, which uploads wait for: keep SQLite turns short.
@@ -61,13 +73,14 @@ class Pipeline:
         self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
         self._failing: dict[uuid.UUID, float] = {}
+        self.retry_after_s, self.max_attempts = retry_after_s, max_attempts
 
     # -- driving ------------------------------------------------------------------------------
     def pending_devices(self, limit: int = 512) -> list[uuid.UUID]:
         with self.container.uow(ACTOR) as uow:
             # Oldest waiting batch first: the device that has waited longest is served first.
             return list(uow.session.scalars(
-                select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
+                select(TelemetryBatch.device_id).where(pending_batches())
                 .group_by(TelemetryBatch.device_id).order_by(func.min(TelemetryBatch.id)).limit(limit)))
 
     def run_once(self) -> Turn:
@@ -78,20 +91,48 @@ class Pipeline:
                 continue
             try:
                 t = self.process_device(device_id)
-            except Exception:
-                # One device's bad data or rules must not stall everyone else: its batches stay
-                # pending (nothing committed) and it is retried after a pause.
-                log.exception("processing device %s failed; retrying in %s s", device_id, RETRY_FAILED_S)
-                self._failing[device_id] = clock + RETRY_FAILED_S
-                continue
-            self._failing.pop(device_id, None)
-            total.batches += t.batches
-            total.fixes += t.fixes
-            total.alerts += t.alerts
+            except Exception as exc:
+                # One device's bad data or rules must not stall everyone else: nothing of the turn was
+                # committed; find the failing batch, count it, and quarantine it at the bound.
+                t = self._isolate(device_id, exc, clock)
+            else:
+                self._failing.pop(device_id, None)
+            total.add(t)
         return total
 
+    def _isolate(self, device_id: uuid.UUID, exc: Exception, clock: float) -> Turn:
+        """After a failed turn, go one batch at a time: the batches before the culprit commit, the
+        culprit's failure is counted (quarantined at `max_attempts`), and the ones after it go on."""
+        done = Turn()
+        for _ in range(self.batches_per_turn + self.max_attempts):
+            if isinstance(exc, OperationalError):  # the database, not the batch: wait, count nothing
+                log.warning("device %s: database unavailable (%s); retrying in %s s", device_id,
+                            quarantine.one_line(exc), self.retry_after_s)
+                self._failing[device_id] = clock + self.retry_after_s
+                return done
+            try:
+                t = self.process_device(device_id, limit=1)
+            except Exception as again:
+                exc = again
+                if isinstance(exc, OperationalError):
+                    continue
+                log.warning("device %s: batch failed: %s", device_id, quarantine.one_line(exc))
+                try:
+                    if not quarantine.record_failure(self.container, device_id, exc, max_attempts=self.max_attempts):
+                        self._failing[device_id] = clock + self.retry_after_s
+                        return done
+                except Exception:
+                    log.exception("recording the failure of device %s failed", device_id)
+                    self._failing[device_id] = clock + self.retry_after_s
+                    return done
+                continue  # quarantined: the device's later batches go on
+            if t.batches == 0:
+                break
+            done.add(t)
+        return done
+
     # -- one device ---------------------------------------------------------------------------
-    def process_device(self, device_id: uuid.UUID) -> Turn:
+    def process_device(self, device_id: uuid.UUID, limit: int | None = None) -> Turn:
         turn = Turn()
         now = self.container.clock.now()
         with self.container.uow(ACTOR) as uow:
@@ -101,16 +142,19 @@ class Pipeline:
                 return turn
             # The raw body (the evidence, ~100 bytes a fix) is not needed here: leave it in the database.
             batches = s.scalars(select(TelemetryBatch).options(defer(TelemetryBatch.raw))
-                                .where(TelemetryBatch.device_id == device_id, TelemetryBatch.processed_at.is_(None))
-                                .order_by(TelemetryBatch.seq).limit(self.batches_per_turn)).all()
+                                .where(TelemetryBatch.device_id == device_id, pending_batches())
+                                .order_by(TelemetryBatch.seq).limit(limit or self.batches_per_turn)).all()
             if not batches:
                 uow.rollback()
                 return turn
             spans = s.execute(select(Assignment.subject_id, Assignment.starts_at, Assignment.ends_at)
                               .where(Assignment.device_id == device_id)).all()
             states: dict[uuid.UUID, tuple[MonitorState | None, SubjectState]] = {}
-            rulesets: dict[uuid.UUID, RuleSet] = {}
+            rulesets: dict[uuid.UUID, Versioned] = {}
             s.autoflush = False  # one flush at commit rather than one per query
+            frontiers: dict[uuid.UUID, SubjectState] = {}
+            turn_statuses: dict[uuid.UUID, list[tuple[int, dict]]] = {}
+            seen: set[str] = set()  # alerts raised in this turn (not flushed yet)
             for b in batches:
                 cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
                 statuses = list(b.statuses)
@@ -126,11 +170,22 @@ class Pipeline:
                                  packed=b.fixes if whole else None)
                     self._crash_hook("trail")
                     row, state = states.get(subject_id) or _load_state(s, subject_id)
-                    rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id, self.rules.get(s, subject_id))
-                    state, events = evaluate(state, rules, now, device_id, b.seq, mine, my_status)
+                    rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
+                                                                            self.rules.versioned(s, subject_id))
+                    in_turn = turn_statuses.setdefault(subject_id, [])
+                    in_turn += [(b.seq, st) for st in my_status]
+                    earliest = min(([int(mine.t_ms.min())] if len(mine) else []) + [st["t_ms"] for st in my_status])
+                    if late.is_late(state, _dt(earliest)):  # judged again from before its own time
+                        r = late.replay(s, subject_id, rules.rules, now, _dt(earliest), state, in_turn)
+                        late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},
+                                       f"{device_id}/{b.seq}", b.received_at)
+                        state, events, frontiers[subject_id] = r.state, r.events, r.frontier_state
+                    else:
+                        state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status)
+                        frontiers[subject_id] = state
                     states[subject_id] = (row, state)
                     self._crash_hook("rules")
-                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq)
+                    turn.alerts += _raise(uow, subject_id, events, device_id, b.seq, rules, b.received_at, seen)
                     turn.fixes += len(mine)
                 b.fixes = None  # moved to the trail; the raw body stays as the evidence
                 cursor.last_seq = max(cursor.last_seq, b.seq)
@@ -138,6 +193,7 @@ class Pipeline:
                 turn.batches += 1
             for subject_id, (row, state) in states.items():
                 _save_state(s, subject_id, row, state, now)
+                late.save_checkpoint(s, subject_id, frontiers[subject_id])
             done = self.container.clock.now()  # the end of the turn: when its alerts become visible
             for b in batches:
                 b.processed_at = done
@@ -155,7 +211,10 @@ class Pipeline:
             subjects = s.scalars(select(Assignment.subject_id).where(
                 Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now)).distinct()).all()
             for subject_id in subjects:
-                BatchEvaluator([str(subject_id)], [self.rules.get(s, subject_id)])
+                try:
+                    BatchEvaluator([str(subject_id)], [self.rules.get(s, subject_id)])
+                except RulesUnusable as exc:  # judged (and alerted) by the pipeline and the ticks
+                    log.warning("%s", exc)
         return len(subjects)
 
     # -- scheduled checks ---------------------------------------------------------------------
@@ -169,7 +228,7 @@ class Pipeline:
             s = uow.session
             # A device with a backlog is left to the pipeline: its own fixes advance the same checks,
             # and judging it "silent" from a state the backlog is about to move would be wrong.
-            backlog = select(TelemetryBatch.device_id).where(TelemetryBatch.processed_at.is_(None))
+            backlog = select(TelemetryBatch.device_id).where(pending_batches())
             worn = s.execute(select(Assignment.subject_id, Assignment.device_id).where(
                 Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now),
                 Assignment.device_id.not_in(backlog)).limit(limit)).all()
@@ -180,11 +239,15 @@ class Pipeline:
                     continue  # the pipeline holds it; it will advance the same checks itself
                 state = SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
                 try:
-                    state, events = evaluate_tick(state, self.rules.get(s, subject_id), now)
-                except (ValueError, KeyError, TypeError):  # one bad rule set must not stop every tick
-                    log.exception("scheduled checks for subject %s failed", subject_id)
+                    rules = self.rules.versioned(s, subject_id)
+                    state, events = evaluate_tick(state, rules.rules, now)
+                except OperationalError:
+                    raise
+                except Exception as exc:  # one subject's rules must never stop everyone's ticks
+                    log.warning("scheduled checks for subject %s failed: %s", subject_id, quarantine.one_line(exc))
+                    turn.alerts += _unevaluable(uow, subject_id, exc, now)
                     continue
-                turn.alerts += _raise(uow, subject_id, events, device_id, None)
+                turn.alerts += _raise(uow, subject_id, events, device_id, None, rules)
                 _save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
         return turn
@@ -213,18 +276,44 @@ def _save_state(s: Session, subject_id: uuid.UUID, row: MonitorState | None, sta
             row.ticked_at = now
 
 
-def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None) -> int:
+def _raise(uow, subject_id: uuid.UUID, events: list[Event], device_id: uuid.UUID | None, seq: int | None,
+           rules: Versioned | None = None, received_at: datetime | None = None, seen: set[str] | None = None) -> int:
     raised = 0
     for e in events:
         if e.severity == "info":  # exits, ends, resumptions: kept in state, no action needed
             continue
+        if seen is not None:
+            if e.dedupe_key in seen:  # a replay in this turn judged it again
+                continue
+            seen.add(e.dedupe_key)
         evidence = dict(e.evidence)
         if seq is not None:
             evidence["source_batch"] = f"{device_id}/{seq}"
         if device_id is not None:
             if isinstance(evidence.get("fix_id"), int):
                 evidence["fix_id"] = fix_ref(device_id, evidence["fix_id"])
-        _, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category, severity=e.severity,
-                             occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
+        if rules is not None:
+            evidence = rules.stamp(evidence)
+        if (note := late.late_note(e, evidence, received_at)) is not None:
+            evidence["late"] = note
+        alert, new = raise_alert(uow=uow, subject_id=subject_id, kind=e.kind, category=e.category,
+                                 severity=e.severity, occurred_at=e.at, dedupe_key=e.dedupe_key, evidence=evidence)
+        if not new and alert.occurred_at != e.at and received_at is not None:
+            # judged again on more data, the same episode began at another instant: say so on it
+            revise(uow=uow, alert=alert, occurred_at=e.at, evidence=evidence,
+                   note={"by_batch": f"{device_id}/{seq}", "received_at": late.iso_z(received_at)})
         raised += int(new)
     return raised
+
+
+def _unevaluable(uow, subject_id: uuid.UUID, exc: Exception, now: datetime) -> int:
+    """An integrity alert instead of a silent skip: this subject's rules cannot be judged now."""
+    version = getattr(exc, "version", None) or hashlib.sha256(quarantine.one_line(exc).encode()).hexdigest()[:16]
+    cause = getattr(exc, "cause", None)
+    evidence = {"error": quarantine.one_line(exc), "rules_version": version}
+    if cause is not None:
+        evidence |= {"condition_id": cause.condition_id, "field": cause.field}
+    _, new = raise_alert(uow=uow, subject_id=subject_id, kind="rules_unevaluable", category="integrity",
+                         severity="high", occurred_at=now, dedupe_key=f"{subject_id}:rules_unevaluable:{version}",
+                         evidence=evidence)
+    return int(new)

@@ -1,67 +1,85 @@
 """From an order's stored conditions to the rules engine's `RuleSet`, cached per subject.
 
-Conditions are created and deleted, never edited in place, so the set of condition ids of the
-subject's active orders identifies a rule set; the cache rebuilds only when that set changes.
+Conditions are edited in place (`PUT /v1/conditions/{id}` bumps `Condition.revision`), so the key
+of a rule set is its (condition id, revision) pairs plus the subject's time zone, read in the
+worker's own transaction at every turn: any worker sees an edit at the next fix. The key's digest
+is the rule set's version, recorded with every alert it raises.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes.orders.conditions import Unevaluable, rule_set
 from custodes.orders.models import Condition, Order
-from custodes.rules import Circle, CurfewRule, RuleSet, ZoneRule
+from custodes.rules import RuleSet
 from custodes.subjects.models import Subject
 
 ACTIVE = ("active",)
 
 
 def build(subject_tz: str, conditions: list[tuple[str, dict]]) -> RuleSet:
-    zones: list[ZoneRule] = []
-    by_name: dict[str, str] = {}
-    for cid, spec in conditions:
-        if spec.get("kind") != "zone":
-            continue
-        c = spec.get("circle")
-        geometry = Circle(c["lat"], c["lon"], c["radius_m"]) if c else spec["geometry"]
-        zones.append(ZoneRule(cid, spec["zone_type"], geometry, margin_m=spec.get("margin_m", 25.0),
-                              min_dwell_s=spec.get("min_dwell_s", 60)))
-        by_name[spec["name"]] = cid
-    inclusion = [z.zone_id for z in zones if z.kind == "inclusion"]
-    curfews: list[CurfewRule] = []
-    for cid, spec in conditions:
-        if spec.get("kind") != "curfew":
-            continue
-        zone = by_name.get(spec.get("zone_name") or "") or (inclusion[0] if inclusion else None)
-        if zone is None:  # a curfew needs a place to be; without one it cannot be judged
-            continue
-        curfews.append(CurfewRule(cid, zone, spec["rrule"], datetime.fromisoformat(str(spec["start_local"])),
-                                  timedelta(minutes=spec["duration_minutes"]), tz=subject_tz,
-                                  no_fix_after_s=60.0 * spec.get("no_fix_after_minutes", 30)))
-    return RuleSet(zones=tuple(zones), curfews=tuple(curfews))
+    return rule_set(subject_tz, conditions)
+
+
+class RulesUnusable(ValueError):
+    """The subject's conditions cannot be judged (a stored rule out of bounds, a curfew with no zone)."""
+
+    def __init__(self, subject_id: uuid.UUID, version: str, cause: Unevaluable) -> None:
+        super().__init__(f"rules of subject {subject_id} cannot be evaluated: {cause}")
+        self.subject_id, self.version, self.cause = subject_id, version, cause
+
+
+@dataclass(frozen=True)
+class Versioned:
+    rules: RuleSet
+    version: str  # digest of the (condition id, revision) pairs and the time zone
+    revisions: dict[str, int]  # condition id -> revision the rules were built from
+
+    def stamp(self, evidence: dict) -> dict:
+        """The rule version an event was judged by: the set's, and that condition's revision."""
+        cid = evidence.get("curfew_id") or evidence.get("zone_id")
+        out = {**evidence, "rules_version": self.version}
+        if cid in self.revisions:
+            out["condition_revision"] = self.revisions[cid]
+        return out
 
 
 class RuleCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[uuid.UUID, tuple[tuple, RuleSet]] = {}
+        self._cache: dict[uuid.UUID, tuple[tuple, Versioned | RulesUnusable]] = {}
 
     def get(self, session: Session, subject_id: uuid.UUID) -> RuleSet:
-        ids = tuple(sorted(str(i) for i in session.scalars(
-            select(Condition.id).join(Order, Order.id == Condition.order_id)
+        return self.versioned(session, subject_id).rules
+
+    def versioned(self, session: Session, subject_id: uuid.UUID) -> Versioned:
+        """The subject's rules as of this transaction; raises RulesUnusable (cached like a rule set)."""
+        revs = tuple(sorted((str(i), r) for i, r in session.execute(
+            select(Condition.id, Condition.revision).join(Order, Order.id == Condition.order_id)
             .where(Order.subject_id == subject_id, Order.status.in_(ACTIVE)))))
+        tz = session.scalar(select(Subject.time_zone).where(Subject.id == subject_id)) or "UTC"
+        key = (tz, revs)
         with self._lock:
             hit = self._cache.get(subject_id)
-        if hit is not None and hit[0] == ids:
-            return hit[1]
-        tz = session.scalar(select(Subject.time_zone).where(Subject.id == subject_id)) or "UTC"
-        rows = session.execute(select(Condition.id, Condition.spec).where(Condition.id.in_(
-            [uuid.UUID(i) for i in ids]))).all() if ids else []
-        rules = build(tz, sorted((str(i), s) for i, s in rows))
-        with self._lock:
-            self._cache[subject_id] = (ids, rules)
-        return rules
+        if hit is None or hit[0] != key:
+            version = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            rows = session.execute(select(Condition.id, Condition.spec).where(Condition.id.in_(
+                [uuid.UUID(i) for i, _ in revs]))).all() if revs else []
+            try:
+                built: Versioned | RulesUnusable = Versioned(build(tz, sorted((str(i), s) for i, s in rows)), version,
+                                                             dict(revs))
+            except Unevaluable as exc:
+                built = RulesUnusable(subject_id, version, exc)
+            hit = (key, built)
+            with self._lock:
+                self._cache[subject_id] = hit
+        if isinstance(hit[1], RulesUnusable):
+            raise RulesUnusable(subject_id, hit[1].version, hit[1].cause)
+        return hit[1]

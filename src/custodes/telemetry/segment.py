@@ -3,6 +3,11 @@
 Columns are delta-encoded integers (time in ms, lat/lon in 1e-7 degrees, about 1 cm) plus the
 accuracy and speed as float32, then zlib-compressed. A few thousand fixes become one row, which is
 what makes trails small (bytes per fix) and deletion by subject or by date cheap (few rows).
+
+Format 2 is exact over the whole valid domain: time deltas (never negative, the fixes are sorted)
+are uint32 when every gap in the segment is under 49.7 days and int64 otherwise, and position
+deltas are taken modulo 2^32, so crossing ±180° (a delta of ~3.6e9) wraps on the way in and
+unwraps on the way out. Format 1 (int32 time deltas, plain int32 position deltas) is still read.
 """
 
 from __future__ import annotations
@@ -14,38 +19,107 @@ import numpy as np
 
 from custodes.telemetry.schemas import FixColumns
 
-FORMAT = 1
-_HEAD = struct.Struct("<BIq")  # format, count, first time (Unix ms)
+FORMAT = 2
+_HEAD_V1 = struct.Struct("<BIq")  # format, count, first time (Unix ms)
+_HEAD = struct.Struct("<BIqB")  # format, count, first time (Unix ms), bytes per time delta (4 or 8)
 _E7 = 1e7
+_LIMITS = (("lat", 90.0), ("lon", 180.0))
+
+
+class NotStorable(ValueError):
+    """A fix outside what a segment can hold exactly; `index` is its item index in the batch."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"item {index}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+def canonical(cols: FixColumns) -> FixColumns:
+    """The fixes exactly as a segment stores them: position rounded to 1e-7 degree, the rest as is."""
+    return FixColumns(index=cols.index.astype(np.int32), t_ms=cols.t_ms.astype(np.int64),
+                      lat=_e7(cols.lat) / _E7, lon=_e7(cols.lon) / _E7,
+                      accuracy_m=cols.accuracy_m.astype(np.float32), source=cols.source.astype(np.uint8),
+                      speed_mps=cols.speed_mps.astype(np.float32))
 
 
 def pack(cols: FixColumns) -> bytes:
-    """Pack fixes (any order) into one segment; they are stored sorted by their own time."""
+    """Pack fixes (any order) into one segment; they are stored sorted by their own time.
+
+    Raises NotStorable for a fix outside the valid domain rather than storing something else."""
+    _check(cols)
     order = np.argsort(cols.t_ms, kind="stable")
     c = cols.take(order)
     n = len(c)
     t0 = int(c.t_ms[0]) if n else 0
-    lat = np.rint(c.lat * _E7).astype(np.int32)
-    lon = np.rint(c.lon * _E7).astype(np.int32)
+    dt = np.diff(c.t_ms.astype(np.int64), prepend=np.int64(t0))
+    wide = bool(n and dt.max() > np.iinfo(np.uint32).max)
     body = b"".join(
         (
-            _delta(c.t_ms - t0).astype(np.int32).tobytes(),
-            _delta(lat).tobytes(),
-            _delta(lon).tobytes(),
-            _delta(c.index).astype(np.int32).tobytes(),
+            dt.astype(np.int64 if wide else np.uint32).tobytes(),
+            _wrapping_delta(_e7(c.lat)).tobytes(),
+            _wrapping_delta(_e7(c.lon)).tobytes(),
+            _wrapping_delta(c.index.astype(np.int64)).tobytes(),
             c.accuracy_m.astype(np.float32).tobytes(),
             c.speed_mps.astype(np.float32).tobytes(),
             c.source.astype(np.uint8).tobytes(),
         )
     )
-    return _HEAD.pack(FORMAT, n, t0) + zlib.compress(body, 1)
+    return _HEAD.pack(FORMAT, n, t0, 8 if wide else 4) + zlib.compress(body, 1)
 
 
 def unpack(blob: bytes) -> FixColumns:
-    fmt, n, t0 = _HEAD.unpack_from(blob)
+    fmt = blob[0] if blob else None
+    if fmt == 1:
+        return _unpack_v1(blob)
     if fmt != FORMAT:
         raise ValueError(f"unknown trail segment format {fmt}")
-    raw = zlib.decompress(blob[_HEAD.size :])
+    _, n, t0, width = _HEAD.unpack_from(blob)
+    raw = zlib.decompress(blob[_HEAD.size:])
+    take = _reader(raw, n)
+    dt = take(np.int64 if width == 8 else np.uint32)
+    dlat, dlon, didx = take(np.uint32), take(np.uint32), take(np.uint32)
+    acc, speed, src = take(np.float32), take(np.float32), take(np.uint8)
+    return FixColumns(
+        index=_unwrap(didx).astype(np.int32),
+        t_ms=np.cumsum(dt.astype(np.int64), dtype=np.int64) + t0,
+        lat=_unwrap(dlat) / _E7,
+        lon=_unwrap(dlon) / _E7,
+        accuracy_m=acc.copy(),
+        source=src.copy(),
+        speed_mps=speed.copy(),
+    )
+
+
+def _check(cols: FixColumns) -> None:
+    for name, limit in _LIMITS:
+        bad = ~(np.abs(getattr(cols, name)) <= limit)  # also catches NaN
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise NotStorable(int(cols.index[i]), f"{name} {getattr(cols, name)[i]} outside ±{limit:g}")
+    for name, limit in (("accuracy_m", 100_000.0), ("speed_mps", 1_000.0)):
+        v = getattr(cols, name)
+        bad = ~((v >= 0) & (v <= limit)) & ~(np.isnan(v) if name == "speed_mps" else False)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise NotStorable(int(cols.index[i]), f"{name} {v[i]} outside 0..{limit:g}")
+
+
+def _e7(a: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(a, np.float64) * _E7).astype(np.int64)
+
+
+def _wrapping_delta(a: np.ndarray) -> np.ndarray:
+    """Deltas modulo 2^32: exact for any int32 values, whatever their jumps."""
+    return (np.diff(a.astype(np.int64), prepend=np.int64(0)) & 0xFFFFFFFF).astype(np.uint32)
+
+
+def _unwrap(d: np.ndarray) -> np.ndarray:
+    """Inverse of `_wrapping_delta`: a modular running sum, read back as int32."""
+    return np.cumsum(d, dtype=np.uint32).view(np.int32).astype(np.int64)
+
+
+def _reader(raw: bytes, n: int):
     off = 0
 
     def take(dtype, count=n):
@@ -54,6 +128,12 @@ def unpack(blob: bytes) -> FixColumns:
         off += arr.nbytes
         return arr
 
+    return take
+
+
+def _unpack_v1(blob: bytes) -> FixColumns:
+    _, n, t0 = _HEAD_V1.unpack_from(blob)
+    take = _reader(zlib.decompress(blob[_HEAD_V1.size:]), n)
     dt, dlat, dlon, didx = take(np.int32), take(np.int32), take(np.int32), take(np.int32)
     acc, speed, src = take(np.float32), take(np.float32), take(np.uint8)
     return FixColumns(
@@ -65,12 +145,3 @@ def unpack(blob: bytes) -> FixColumns:
         source=src.copy(),
         speed_mps=speed.copy(),
     )
-
-
-def _delta(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.int64)
-    out = np.empty_like(a)
-    if len(a):
-        out[0] = a[0]
-        out[1:] = np.diff(a)
-    return out.astype(np.int32)

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,7 +22,7 @@ from custodes.errors import Conflict, Invalid
 from custodes.orders.models import Order
 from custodes.telemetry import segment
 from custodes.telemetry.models import TelemetryBatch
-from custodes.telemetry.schemas import BatchRefused, validate_batch
+from custodes.telemetry.schemas import BatchRefused, FixColumns, validate_batch
 
 
 @dataclass
@@ -65,6 +66,7 @@ def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: b
         raise Invalid(exc.reason, errors=[{"field": f"items[{r.index}]", "message": r.reason}
                                           for r in exc.rejected]) from None
     rejected = [r.to_dict() for r in vb.rejected]
+    packed = _pack_exactly(vb.fixes) if len(vb.fixes) else None
     with container.uow(actor) as uow:
         s = uow.session
         existing = _existing(s, device_id, vb.seq)
@@ -73,7 +75,7 @@ def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: b
                 device_id=device_id, seq=vb.seq, received_at=now, channel=channel,
                 encoding="ndjson" if ndjson else "json", raw=body, signature=signature,
                 item_count=vb.item_count, fix_count=len(vb.fixes),
-                fixes=segment.pack(vb.fixes) if len(vb.fixes) else None,
+                fixes=packed,
                 statuses=[st.to_dict() for st in vb.statuses], rejected=rejected))
             try:
                 s.flush()
@@ -89,6 +91,27 @@ def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: b
             raise Conflict(f"sequence number {vb.seq} was already used for a different batch")
         return IngestResult(vb.seq, _highest(s, device_id), vb.accepted_count, list(existing.rejected),
                             duplicate=True)
+
+
+def _pack_exactly(cols: FixColumns) -> bytes:
+    """Pack the accepted fixes and read them back: a batch whose fixes would not come back as sent
+    (to the stored resolution) is refused now, with the item named, rather than accepted and lost."""
+    try:
+        packed = segment.pack(cols)
+    except segment.NotStorable as exc:
+        raise Invalid(f"items[{exc.index}]: {exc.reason}: cannot be stored exactly", errors=[
+            {"field": f"items[{exc.index}]", "message": exc.reason}]) from None
+    back = segment.unpack(packed)
+    want = segment.canonical(cols.take(np.argsort(cols.t_ms, kind="stable")))
+    for name in ("t_ms", "lat", "lon", "index", "accuracy_m", "source", "speed_mps"):
+        differ = ~((getattr(back, name) == getattr(want, name)) |
+                   (np.isnan(getattr(want, name)) & np.isnan(getattr(back, name))
+                    if name == "speed_mps" else False))
+        if differ.any():
+            i = int(want.index[np.flatnonzero(differ)[0]])
+            raise Invalid(f"items[{i}]: {name} would not be stored as sent", errors=[
+                {"field": f"items[{i}]", "message": f"{name} would not be stored as sent"}])
+    return packed
 
 
 def _existing(session, device_id: uuid.UUID, seq: int) -> TelemetryBatch | None:

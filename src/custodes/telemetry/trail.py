@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
@@ -19,8 +20,11 @@ from custodes.telemetry.models import TrailSegment
 from custodes.telemetry.schemas import SOURCES, FixColumns
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=int(ms))  # exact, where ms / 1000 as a float is not
 
 
 def append(session: Session, *, subject_id: uuid.UUID, device_id: uuid.UUID, batch_seq: int,
@@ -65,6 +69,28 @@ def read(session: Session, subject_id: uuid.UUID, t_from: datetime, t_to: dateti
                                          f"{device_id}/{seq}/{idx}")))
     points.sort(key=lambda p: (p[0], p[1].fix_id))
     return [p for _, p in points]
+
+
+def columns_since(session: Session, subject_id: uuid.UUID, since: datetime | None) -> tuple[FixColumns, np.ndarray]:
+    """Every stored fix of the subject after `since` (all when None) as columns with their batch
+    seq, in (time, seq, item index) order: the order a replay judges them in, whatever their arrival."""
+    q = select(TrailSegment.batch_seq, TrailSegment.data).where(TrailSegment.subject_id == subject_id)
+    if since is not None:
+        q = q.where(TrailSegment.t_end > since)
+    lo = None if since is None else int((since - EPOCH) // timedelta(milliseconds=1))
+    parts, seqs = [], []
+    for seq, data in session.execute(q):
+        c = segment.unpack(data)
+        if lo is not None:
+            c = c.take(c.t_ms > lo)
+        parts.append(c)
+        seqs.append(np.full(len(c), seq, np.int64))
+    if not parts:
+        return FixColumns.empty(), np.zeros(0, np.int64)
+    cols = FixColumns(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in FixColumns.__dataclass_fields__})
+    seq = np.concatenate(seqs)
+    order = np.lexsort((cols.index, seq, cols.t_ms))
+    return cols.take(order), seq[order]
 
 
 def delete_subject(session: Session, subject_id: uuid.UUID) -> int:
