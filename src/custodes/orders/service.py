@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from custodes.access.scope import load_through_subject
 from custodes.audit.models import AuditAction
-from custodes.errors import Invalid, NotFound
-from custodes.orders import necessity
 from custodes.errors import Conflict, Invalid, NotFound
+from custodes.orders import necessity
 from custodes.orders.models import (
     REVIEW_EVERY_DAYS,
     Condition,
