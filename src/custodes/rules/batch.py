@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
-from custodes.rules.engine import evaluate_tick, next_due
-from custodes.rules.models import Event, Fix, RuleSet, SubjectState, ZoneState
+from custodes.rules.engine import _pending, evaluate_tick
+from custodes.rules.models import Event, Fix, RuleSet, SubjectState, WindowState, ZoneState
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -128,6 +128,17 @@ class BatchEvaluator:
         self.curfew_unsettled = np.zeros(n, bool)  # an open window whose breach state lags the zone
         self.silent = np.zeros(n, bool)
         self.last_status = np.full(n, NO_TIME, np.int64)
+        # Window openings decided in columns (one curfew, nothing to raise): the next opening's span,
+        # the curfew zone's column, and an opened window not yet written back into states[i].
+        self.open_start = np.full(n, NO_TIME, np.int64)
+        self.open_end = np.full(n, NO_TIME, np.int64)
+        self.curfew_col = np.full(n, -1, np.int64)
+        self.no_fix_after = np.zeros(n, np.int64)
+        self.presence_age = np.array([timedelta(seconds=r.presence_max_age_s) // US for r in self.rules], np.int64)
+        self.win_start = np.full(n, NO_TIME, np.int64)
+        self.win_end = np.full(n, NO_TIME, np.int64)
+        self.win_pending = np.zeros(n, bool)
+        self.vector_openings = 0  # windows opened in columns rather than by the scalar tick
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
@@ -150,11 +161,19 @@ class BatchEvaluator:
             self.last_src[i] = SOURCES.index(f.source)
         self.implausible[i] = st.implausible
         self.checked_to[i] = to_us(st.curfews_checked_to)
+        self.open_start[i] = self.open_end[i] = NO_TIME
+        self.win_pending[i] = False
         if r.curfews and st.curfews_checked_to is None:
             self.curfew_due[i] = NO_TIME  # the first evaluation opens windows: scalar path
         else:
-            due = next_due(st, r, silence=False)
-            self.curfew_due[i] = END if due is None else to_us(due)
+            todo = [item for item in _pending(st, r) if item[2] != "silent"]
+            first = min(todo, key=lambda item: item[:2]) if todo else None
+            self.curfew_due[i] = END if first is None else to_us(first[0])
+            if first is not None and first[2] == "open" and len(r.curfews) == 1:
+                c = r.curfews[0]
+                self.open_start[i], self.open_end[i] = to_us(first[0]), to_us(first[4])
+                self.curfew_col[i] = next(j for j, z in enumerate(r.zones) if z.zone_id == c.zone_id)
+                self.no_fix_after[i] = timedelta(seconds=c.no_fix_after_s) // US
         self.open_window[i] = any(w.open for w in st.windows.values())
         # Outside at a window start on a fix too old to count: the next fix outside starts the
         # breach without any zone change, so such subjects take the scalar path.
@@ -169,11 +188,17 @@ class BatchEvaluator:
         st = self.states[i]
         if not self.touched[i]:
             return st
-        zones = st.zones if self.last_t[i] == NO_TIME else {
+        zones = st.zones if self.last_t[i] == NO_TIME else {**st.zones, **{  # other keys: proximity rules
             z.zone_id: ZoneState(int(self.side[i, j]), from_us(self.since[i, j]), int(self.pend[i, j]),
-                                 from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}
+                                 from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}}
         st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
                        curfews_checked_to=from_us(self.checked_to[i]))
+        if self.win_pending[i]:
+            start = from_us(self.win_start[i])
+            cid = self.rules[i].curfews[0].curfew_id
+            st = st.evolve(windows={**st.windows, cid: WindowState(start, from_us(self.win_end[i]))},
+                           decided_to=start if st.decided_to is None else max(st.decided_to, start))
+            self.win_pending[i] = False
         self.states[i], self.touched[i] = st, False  # the columns already say the same
         return st
 
@@ -224,10 +249,12 @@ class BatchEvaluator:
             if not later.any():
                 out += evaluate_batch(self, b, now)
                 break
-            waiting = np.unique(b.subject[later])
+            waiting, first_later = np.unique(b.subject[later], return_index=True)
+            first_later = b.t_us[np.flatnonzero(later)[first_later]]  # the batch is in (subject, time) order
             before = self.curfew_due[waiting].copy()  # the head below may move a stale instant on
             out += evaluate_batch(self, b.take(np.flatnonzero(~later)), now)
-            for i, at in zip(waiting, before):
+            fast = self._open_windows(waiting, before, first_later)
+            for i, at in zip(waiting[~fast], before[~fast]):
                 st, ev = evaluate_tick(self.state(int(i)), self.rules[i], from_us(at))
                 self._load(int(i), st)
                 out += [(int(i), e) for e in ev]
@@ -237,3 +264,30 @@ class BatchEvaluator:
                 break
         out.sort(key=lambda x: x[0])  # stable: each subject's events stay in their order
         return [e for _, e in out]
+
+    def _open_windows(self, waiting: np.ndarray, at: np.ndarray, first_later: np.ndarray) -> np.ndarray:
+        """Open, in columns, the windows that start at `at` with nothing to raise: one curfew, no
+        silence due first, and not outside on a fresh fix (that is a breach: the scalar tick says
+        it). The subjects' next fixes (from `first_later`) all follow, so the no-fix check is
+        dropped when one comes before it. Returns which subjects were opened here."""
+        seen = np.maximum(self.last_t, self.last_status)[waiting]
+        silent_due = np.where((seen == NO_TIME) | self.silent[waiting], END, seen + self.silent_after[waiting])
+        col = self.curfew_col[waiting]
+        side = self.side[waiting, np.maximum(col, 0)] if self.side.shape[1] else np.zeros(len(waiting), np.int64)
+        last = self.last_t[waiting]
+        fresh = (last != NO_TIME) & (at - last <= self.presence_age[waiting])
+        fast = (self.open_start[waiting] == at) & (col >= 0) & (silent_due > at) & ~((side == -1) & fresh)
+        w, t0 = waiting[fast], at[fast]
+        if not w.size:
+            return fast
+        end = self.open_end[w]
+        no_fix = t0 + self.no_fix_after[w]
+        self.win_start[w], self.win_end[w], self.win_pending[w] = t0, end, True
+        self.open_window[w] = True
+        self.curfew_unsettled[w] = side[fast] == -1  # outside on an old fix: the next fix decides
+        self.checked_to[w] = np.maximum(self.checked_to[w], t0)
+        self.curfew_due[w] = np.where((no_fix < end) & (first_later[fast] >= no_fix), no_fix, end)
+        self.open_start[w] = NO_TIME
+        self.touched[w] = True
+        self.vector_openings += int(w.size)
+        return fast
