@@ -15,7 +15,7 @@ import numpy as np
 
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
 from custodes.rules.engine import _pending, evaluate_tick
-from custodes.rules.models import Event, Fix, RuleSet, SubjectState, WindowState, ZoneState
+from custodes.rules.models import Event, Fix, RuleSet, SubjectState, WindowState, ZoneState, iso
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -138,6 +138,7 @@ class BatchEvaluator:
         self.win_start = np.full(n, NO_TIME, np.int64)
         self.win_end = np.full(n, NO_TIME, np.int64)
         self.win_pending = np.zeros(n, bool)
+        self.win_breach = np.zeros(n, bool)  # the opened window starts with a breach (episode 1)
         self.vector_openings = 0  # windows opened in columns rather than by the scalar tick
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
@@ -196,7 +197,9 @@ class BatchEvaluator:
         if self.win_pending[i]:
             start = from_us(self.win_start[i])
             cid = self.rules[i].curfews[0].curfew_id
-            st = st.evolve(windows={**st.windows, cid: WindowState(start, from_us(self.win_end[i]))},
+            w = WindowState(start, from_us(self.win_end[i]), start, 1) if self.win_breach[i] else \
+                WindowState(start, from_us(self.win_end[i]))
+            st = st.evolve(windows={**st.windows, cid: w},
                            decided_to=start if st.decided_to is None else max(st.decided_to, start))
             self.win_pending[i] = False
         self.states[i], self.touched[i] = st, False  # the columns already say the same
@@ -253,7 +256,8 @@ class BatchEvaluator:
             first_later = b.t_us[np.flatnonzero(later)[first_later]]  # the batch is in (subject, time) order
             before = self.curfew_due[waiting].copy()  # the head below may move a stale instant on
             out += evaluate_batch(self, b.take(np.flatnonzero(~later)), now)
-            fast = self._open_windows(waiting, before, first_later)
+            fast, opened = self._open_windows(waiting, before, first_later)
+            out += opened
             for i, at in zip(waiting[~fast], before[~fast]):
                 st, ev = evaluate_tick(self.state(int(i)), self.rules[i], from_us(at))
                 self._load(int(i), st)
@@ -265,29 +269,43 @@ class BatchEvaluator:
         out.sort(key=lambda x: x[0])  # stable: each subject's events stay in their order
         return [e for _, e in out]
 
-    def _open_windows(self, waiting: np.ndarray, at: np.ndarray, first_later: np.ndarray) -> np.ndarray:
-        """Open, in columns, the windows that start at `at` with nothing to raise: one curfew, no
-        silence due first, and not outside on a fresh fix (that is a breach: the scalar tick says
-        it). The subjects' next fixes (from `first_later`) all follow, so the no-fix check is
-        dropped when one comes before it. Returns which subjects were opened here."""
+    def _open_windows(self, waiting: np.ndarray, at: np.ndarray,
+                      first_later: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Event]]]:
+        """Open, in columns, the windows that start at `at`: one curfew and no silence due first.
+        Outside on a fresh fix is a breach from the start (`engine._open`, same event). The
+        subjects' next fixes (from `first_later`) all follow, so the no-fix check is dropped when
+        one comes before it. Returns which subjects were opened here, and the breaches."""
         seen = np.maximum(self.last_t, self.last_status)[waiting]
         silent_due = np.where((seen == NO_TIME) | self.silent[waiting], END, seen + self.silent_after[waiting])
         col = self.curfew_col[waiting]
         side = self.side[waiting, np.maximum(col, 0)] if self.side.shape[1] else np.zeros(len(waiting), np.int64)
         last = self.last_t[waiting]
         fresh = (last != NO_TIME) & (at - last <= self.presence_age[waiting])
-        fast = (self.open_start[waiting] == at) & (col >= 0) & (silent_due > at) & ~((side == -1) & fresh)
+        fast = (self.open_start[waiting] == at) & (col >= 0) & (silent_due > at)
         w, t0 = waiting[fast], at[fast]
         if not w.size:
-            return fast
+            return fast, []
+        breach = (side == -1)[fast] & fresh[fast]
         end = self.open_end[w]
         no_fix = t0 + self.no_fix_after[w]
         self.win_start[w], self.win_end[w], self.win_pending[w] = t0, end, True
+        self.win_breach[w] = breach
         self.open_window[w] = True
-        self.curfew_unsettled[w] = side[fast] == -1  # outside on an old fix: the next fix decides
+        self.curfew_unsettled[w] = (side[fast] == -1) & ~breach  # outside on an old fix: the next fix decides
         self.checked_to[w] = np.maximum(self.checked_to[w], t0)
         self.curfew_due[w] = np.where((no_fix < end) & (first_later[fast] >= no_fix), no_fix, end)
         self.open_start[w] = NO_TIME
         self.touched[w] = True
         self.vector_openings += int(w.size)
-        return fast
+        return fast, [(int(i), self._breach_at_start(int(i))) for i in w[breach]]
+
+    def _breach_at_start(self, i: int) -> Event:
+        """`engine._breach` for a window opening with the subject outside (reason and key alike)."""
+        c = self.rules[i].curfews[0]
+        start, end = iso(from_us(self.win_start[i])), iso(from_us(self.win_end[i]))
+        fid = None if self.last_id[i] == NO_ID else int(self.last_id[i])
+        ev = {"curfew_id": c.curfew_id, "zone_id": c.zone_id, "window_start": start, "window_end": end,
+              "reason": "outside_at_window_start", "fix_id": fid, "fix_at": iso(from_us(self.last_t[i])),
+              "accuracy_m": float(self.last_acc[i])}
+        key = f"{self.states[i].subject_id}:curfew:{c.curfew_id}:{start}:breach:1"
+        return Event("curfew_breach_started", "breach", "high", from_us(self.win_start[i]), ev, key)
