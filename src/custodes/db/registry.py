@@ -8,6 +8,7 @@ from custodes.checkins import models as _checkins  # noqa: F401
 from custodes.devices import models as _devices  # noqa: F401
 from custodes.orders import models as _orders  # noqa: F401
 from custodes.outbox import models as _outbox  # noqa: F401
+from custodes.proximity import models as _proximity  # noqa: F401
 from custodes.review import models as _review  # noqa: F401
 from custodes.subject_access import models as _subject_access  # noqa: F401
 from custodes.subjects import models as _subjects  # noqa: F401

@@ -48,13 +48,20 @@ def fix_ref(device_id: uuid.UUID, fid: int) -> str:
 
 
 def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid.UUID, seq: int | np.ndarray,
-             cols: FixColumns, statuses: list[dict]) -> tuple[SubjectState, list[Event]]:
+             cols: FixColumns, statuses: list[dict], *, proximity: tuple[ProximityRule, ...] = (),
+             beacons: Beacons | None = None) -> tuple[SubjectState, list[Event]]:
     """Feed one batch's items (or a replay's, with `seq` per fix) to the evaluators in time order.
 
     Runs of fixes go through the rules engine's vectorised `BatchEvaluator` (same events as the
     scalar path, at a small fraction of the cost); each status report goes through `evaluate_status`
-    at its place in time.
+    at its place in time. Proximity rules (with the protected people's `beacons`) come last.
     """
+    if proximity and beacons is not None and np.ndim(seq) == 0 and len(cols):
+        current: dict[str, SubjectState] = {}
+        near = _proximity([Run(state, rules, device_id, int(seq), cols, statuses, proximity)], [0], current, now,
+                          beacons)
+        state, ev = evaluate(current.get(state.subject_id, state), rules, now, device_id, seq, cols, statuses)
+        return state, ev + near.get(0, [])
     order = np.argsort(cols.t_ms, kind="stable")
     seqs = np.broadcast_to(np.asarray(seq, np.int64), (len(cols),))[order]
     cols = cols.take(order)
