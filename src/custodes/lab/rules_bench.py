@@ -306,6 +306,8 @@ def bench_rules(
     table.add_row(f"engine, whole population ({subjects:,} people a batch)", f"{w['fixes_per_cpu_s']:,}",
                   "shapely bbox + contains_xy", f"{w['shapely_bbox_contains_xy']['fixes_per_cpu_s']:,}",
                   f"{w['speedup_vs_shapely_bbox_cpu']}x")
+    table.add_row("evaluate() one device at a time (the pipeline's call before evaluate_many)",
+                  f"{p['one_device_at_a_time']['fixes_per_cpu_s']:,}", "", "", "")
     for name, key in (("shapely contains_xy, all pairs, no prefilter", "shapely_contains_xy"),
                       ("scalar evaluator", "scalar_evaluator")):
         base = r["baselines"][key]

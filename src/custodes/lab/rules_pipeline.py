@@ -23,7 +23,7 @@ from custodes.rules.batch import to_us
 from custodes.rules.models import RuleSet, SubjectState
 from custodes.rules.proximity import Beacons, ProximityRule
 from custodes.rules.zones import CompiledZone, metres_per_degree
-from custodes.telemetry.evaluation import Run, evaluate_many
+from custodes.telemetry.evaluation import Run, evaluate, evaluate_many
 from custodes.telemetry.schemas import FixColumns
 
 DEVICE = uuid.UUID(int=0)
@@ -87,7 +87,7 @@ def variant(rules: RuleSet, curfews: bool = True, dwell: bool = True) -> RuleSet
 
 
 def engine(rulesets: list[RuleSet], data: list[Turn], states0: list[SubjectState], proximity: dict[int, tuple],
-           accuracy: bool = True) -> tuple[dict, list[SubjectState]]:
+           accuracy: bool = True, one_by_one: bool = False) -> tuple[dict, list[SubjectState]]:
     """Time `evaluate_many` over the turns, states carried from turn to turn like the pipeline's."""
     states = list(states0)
     wall = cpu = 0.0
@@ -98,7 +98,11 @@ def engine(rulesets: list[RuleSet], data: list[Turn], states0: list[SubjectState
         runs = [Run(states[i], rulesets[i], DEVICE, k, c, [], proximity.get(i, ()))
                 for k, (i, c) in enumerate(zip(turn.subjects.tolist(), cols))]
         w, c0 = time.perf_counter(), time.process_time()
-        res = evaluate_many(runs, turn.now, turn.beacons)
+        if one_by_one:  # the pipeline's call today: `evaluate` for each device's batch
+            res = [evaluate(r.state, r.rules, turn.now, r.device_id, r.seq, r.cols, r.statuses,
+                            proximity=r.proximity, beacons=turn.beacons) for r in runs]
+        else:
+            res = evaluate_many(runs, turn.now, turn.beacons)
         dw, dc = time.perf_counter() - w, time.process_time() - c0
         wall, cpu = wall + dw, cpu + dc
         n = sum(len(c) for c in cols)
@@ -182,6 +186,8 @@ def run(rulesets: list[RuleSet], homes, rng, start: datetime, n_turns: int, devi
     _, states = engine(rulesets, warm, fresh, prox)  # confirms every zone once: not what a worker sees
     say("engine as the pipeline calls it")
     full, _ = engine(rulesets, data, states, prox)
+    say("evaluate() one device at a time")
+    single, _ = engine(rulesets, data, states, prox, one_by_one=True)
     say("shapely baseline")
     base = shapely_bbox(rulesets, data)
     out = {"settings": {"turns": n_turns, "devices_per_turn": devices, "fixes_per_upload": "1-60 (uniform)",
@@ -190,6 +196,7 @@ def run(rulesets: list[RuleSet], homes, rng, start: datetime, n_turns: int, devi
                         "warmup": "one turn of every person first (confirms every zone), not timed; every variant "
                                   "starts from the states it leaves"},
            "engine": full, "shapely_bbox_contains_xy": base,
+           "one_device_at_a_time": {k: single[k] for k in ("fixes", "cpu_s", "fixes_per_s", "fixes_per_cpu_s")},
            "speedup_vs_shapely_bbox_cpu": round(full["fixes_per_cpu_s"] / base["fixes_per_cpu_s"], 2),
            "speedup_vs_shapely_bbox_wall": round(full["fixes_per_s"] / base["fixes_per_s"], 2)}
     if extras:
