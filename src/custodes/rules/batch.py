@@ -8,6 +8,7 @@ Fix ids in a batch are integers (or absent).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,39 @@ class FixBatch:
                    fix_id=fid)
 
 
+class _Registry:
+    """Every polygon this process has judged, numbered once, in one atlas rebuilt only when a new
+    one appears: an evaluator built for each pipeline turn then costs nothing for its polygons.
+    Holding the shapes keeps their ids unique."""
+
+    def __init__(self, build) -> None:
+        self._build, self._lock = build, threading.Lock()
+        self._index: dict[int, int] = {}
+        self._shapes: list = []
+        self._built = None
+
+    def number(self, shape) -> int:
+        k = self._index.get(id(shape))
+        if k is None:
+            with self._lock:
+                k = self._index.get(id(shape))
+                if k is None:
+                    k = self._index[id(shape)] = len(self._shapes)
+                    self._shapes.append(shape)
+                    self._built = None
+        return k
+
+    def built(self):
+        with self._lock:
+            if self._built is None:
+                self._built = self._build(list(self._shapes))
+            return self._built
+
+
+_RASTERS = _Registry(Atlas.build)
+_SMALL = _Registry(SmallPolygons.build)
+
+
 class BatchEvaluator:
     """The evaluators over a population: `evaluate(batch, now)` and `tick(now)` return events."""
 
@@ -82,9 +116,6 @@ class BatchEvaluator:
         self.dwell = np.zeros((n, k), np.int64)
         self.curfew_zone = np.zeros((n, k), bool)
         self.exclusion = np.zeros((n, k), bool)
-        polys: dict[int, int] = {}
-        smalls: dict[int, int] = {}
-        shapes, small_shapes = [], []
         for i, r in enumerate(self.rules):
             cz_ids = r.curfew_zone_ids()
             for j, cz in enumerate(r.compiled):
@@ -94,21 +125,16 @@ class BatchEvaluator:
                     self.circle[:, i, j] = (s.lat0, s.lon0, s.kx, s.ky, s.radius)
                 elif s.segs is not None:
                     self.kind[i, j] = 2
-                    self.poly[i, j] = smalls.setdefault(id(s), len(small_shapes))
-                    if self.poly[i, j] == len(small_shapes):
-                        small_shapes.append(s)
+                    self.poly[i, j] = _SMALL.number(s)
                 else:
                     self.kind[i, j] = 1
-                    if id(s) not in polys:
-                        polys[id(s)] = len(shapes)
-                        shapes.append(s)
-                    self.poly[i, j] = polys[id(s)]
+                    self.poly[i, j] = _RASTERS.number(s)
                 self.margin[i, j] = cz.rule.margin_m
                 self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
                 self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
                 self.exclusion[i, j] = cz.rule.kind == "exclusion"
-        self.atlas = Atlas.build(shapes)
-        self.small = SmallPolygons.build(small_shapes)
+        self.atlas = _RASTERS.built()
+        self.small = _SMALL.built()
         self.max_speed = np.array([r.max_speed_mps for r in self.rules])
         self.silent_after = np.array([timedelta(seconds=r.silent_after_s) // US for r in self.rules], np.int64)
         self.speeds_differ = bool(n and np.any(self.max_speed != self.max_speed[0]))
