@@ -68,6 +68,9 @@ class FixBatch:
                    fix_id=fid)
 
 
+_UNKNOWN = ZoneState()
+
+
 class _Registry:
     """Every polygon this process has judged, numbered once, in one atlas rebuilt only when a new
     one appears: an evaluator built for each pipeline turn then costs nothing for its polygons.
@@ -166,6 +169,7 @@ class BatchEvaluator:
         self.win_pending = np.zeros(n, bool)
         self.win_breach = np.zeros(n, bool)  # the opened window starts with a breach (episode 1)
         self.vector_openings = 0  # windows opened in columns rather than by the scalar tick
+        self.loaded: dict[int, list[tuple]] = {}  # per subject: its zone columns as loaded
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
@@ -176,10 +180,14 @@ class BatchEvaluator:
     def _load(self, i: int, st: SubjectState) -> None:
         self.states[i], self.touched[i] = st, False
         r = self.rules[i]
-        for j, z in enumerate(r.zones):
-            zs = st.zones.get(z.zone_id, ZoneState())
-            self.side[i, j], self.since[i, j] = zs.side, to_us(zs.since)
-            self.pend[i, j], self.psince[i, j] = zs.pending, to_us(zs.pending_since)
+        if r.zones:
+            loaded = []
+            for z in r.zones:
+                zs = st.zones.get(z.zone_id, _UNKNOWN)
+                loaded.append((zs.side, to_us(zs.since), zs.pending, to_us(zs.pending_since)))
+            k = len(loaded)
+            self.side[i, :k], self.since[i, :k], self.pend[i, :k], self.psince[i, :k] = zip(*loaded)
+            self.loaded[i] = loaded  # what states[i].zones says, to rebuild only what moved
         f = st.last_fix
         self.last_t[i] = to_us(f.at if f else None)
         if f is not None:
@@ -215,9 +223,7 @@ class BatchEvaluator:
         st = self.states[i]
         if not self.touched[i]:
             return st
-        zones = st.zones if self.last_t[i] == NO_TIME else {**st.zones, **{  # other keys: proximity rules
-            z.zone_id: ZoneState(int(self.side[i, j]), from_us(self.since[i, j]), int(self.pend[i, j]),
-                                 from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}}
+        zones = st.zones if self.last_t[i] == NO_TIME else self._zones(i, st)
         st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
                        curfews_checked_to=from_us(self.checked_to[i]))
         if self.win_pending[i]:
@@ -230,6 +236,23 @@ class BatchEvaluator:
             self.win_pending[i] = False
         self.states[i], self.touched[i] = st, False  # the columns already say the same
         return st
+
+    def _zones(self, i: int, st: SubjectState) -> dict[str, ZoneState]:
+        """The zone states from the columns; an unmoved zone keeps its object. Other keys
+        (proximity rules) are kept as they are."""
+        zones = dict(st.zones)
+        rules = self.rules[i].zones
+        if not rules:
+            return zones
+        k = len(rules)
+        now = list(zip(self.side[i, :k].tolist(), self.since[i, :k].tolist(), self.pend[i, :k].tolist(),
+                       self.psince[i, :k].tolist()))
+        before = self.loaded.get(i)
+        for j, z in enumerate(rules):
+            if before is None or now[j] != before[j] or z.zone_id not in zones:
+                sd, sn, pd, ps = now[j]
+                zones[z.zone_id] = ZoneState(sd, from_us(sn), pd, from_us(ps))
+        return zones
 
     def _last_fix(self, i: int) -> Fix | None:
         if not self.touched[i] or self.last_t[i] == NO_TIME:
