@@ -16,10 +16,14 @@ from custodes.devices.models import Assignment
 from custodes.lab.device_client import encode, fix
 from custodes.lab.population import enrol
 from custodes.orders.models import Order
-from custodes.proximity.models import ProtectedPerson, ProtectedPosition, ProximityCondition
+from custodes.proximity.models import (
+    ProtectedPerson,
+    ProtectedPosition,
+    ProximityCondition,
+)
 from custodes.telemetry.models import TelemetryBatch
 from custodes.telemetry.pipeline import Pipeline
-from tests.telemetry.conftest import HOME, ORDER_END, ORDER_START, client, person  # noqa: F401
+from tests.telemetry.conftest import HOME, ORDER_END, ORDER_START
 
 VICTIM = (51.502713, -0.119871)  # ~300 m from the monitored person's home; digits found nowhere else
 ROLES = ("caseworker", "reviewer", "probation", "police", "auditor", "admin")
@@ -58,7 +62,7 @@ def protect(container, agencies, monitored, clock, radius_m=500.0):
 
 def test_an_approach_raises_one_alert_and_the_protected_position_is_kept_once(client, clock, container, person,
                                                                               agencies, rows):
-    victim, pid = protect(container, agencies, person, clock)
+    victim, _ = protect(container, agencies, person, clock)
     upload(client, clock, victim, 1, walk(clock, 600, 30, VICTIM, step_s=20))
     Pipeline(container).run_once()
     upload(client, clock, victim, 2, walk(clock, 120, 6, VICTIM, step_s=20))

@@ -274,7 +274,13 @@ def bench_rules(
     """Rules engine throughput per core: as the pipeline calls it and over the whole population,
     each beside the shapely all-pairs baseline with a bbox prefilter, in the same run."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     try:

@@ -16,7 +16,11 @@ import numpy as np
 from sqlalchemy import select
 
 from custodes.orders.models import Order
-from custodes.proximity.models import ProtectedPerson, ProtectedPosition, ProximityCondition
+from custodes.proximity.models import (
+    ProtectedPerson,
+    ProtectedPosition,
+    ProximityCondition,
+)
 from custodes.rules.proximity import Beacons, ProximityRule
 from custodes.telemetry import segment
 

@@ -16,7 +16,15 @@ import numpy as np
 
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
 from custodes.rules.engine import _pending, evaluate_tick
-from custodes.rules.models import Event, Fix, RuleSet, SubjectState, WindowState, ZoneState, iso
+from custodes.rules.models import (
+    Event,
+    Fix,
+    RuleSet,
+    SubjectState,
+    WindowState,
+    ZoneState,
+    iso,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)

@@ -27,7 +27,6 @@ from custodes.rules.engine import FUTURE_TOLERANCE
 from custodes.rules.proximity import Beacons, ProximityRule, evaluate_proximity
 from custodes.telemetry.schemas import FixColumns
 
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
