@@ -151,3 +151,33 @@ def test_a_batch_with_impossible_numbers_is_refused():
         with pytest.raises(ValueError):
             ev.evaluate(FixBatch(np.zeros(1, np.int64), t, np.array([lat]), np.array([lon]), np.array([acc])),
                         at(2027, 1, 16))
+
+
+def test_window_openings_in_columns_equal_the_scalar_ticks():
+    """Inside, outside on a fresh fix (a breach from the start) and outside on an old fix: a whole
+    population's window opens inside one batch, in columns, with the scalar path's events."""
+    home = offset(51.5, -0.12, 0, 0)
+    rules = [RuleSet(zones=(ZoneRule("home", "inclusion", Circle(*home, 100.0), min_dwell_s=0),),
+                     curfews=(CurfewRule("night", "home", "FREQ=DAILY", datetime(2027, 1, 1, 19), timedelta(hours=12)),),
+                     silent_after_s=86400)] * 30
+    ids = [f"s{i}" for i in range(30)]
+    away = offset(*home, 0, 900)
+    t0 = at(2027, 1, 12, 18, 50)
+    data = []
+    for i in range(30):
+        pos = home if i % 3 == 0 else away
+        gap = 40 if i % 3 == 2 else 0  # the last third went quiet long before the window
+        data += [(i, Fix(t0 - timedelta(minutes=gap) + timedelta(minutes=m), *pos, 5.0, fix_id=100 * i + m))
+                 for m in range(8 if gap else 0, 20)]
+    ev = BatchEvaluator(ids, rules, [SubjectState(s, curfews_checked_to=t0 - timedelta(hours=1)) for s in ids])
+    states = [SubjectState(s, curfews_checked_to=t0 - timedelta(hours=1)) for s in ids]
+    now = t0 + timedelta(minutes=30)
+    got = ev.evaluate(FixBatch.from_fixes([i for i, _ in data], [f for _, f in data]), now)
+    want = []
+    for i, f in data:
+        states[i], out = evaluate_fix(states[i], f, rules[i], now)
+        want += out
+    assert [e.to_dict() for e in got] == [e.to_dict() for e in want]
+    assert "curfew_breach_started" in {e.kind for e in want}
+    assert [ev.state(i) for i in range(30)] == states
+    assert ev.vector_openings > 0

@@ -9,7 +9,8 @@ from custodes.cli.main import app
 
 def test_bench_rules_prints_figures_settings_and_baselines():
     result = CliRunner().invoke(app, ["bench", "rules", "--subjects", "300", "--fixes-per-subject", "4",
-                                      "--batches", "2", "--baseline-fixes", "50", "--borough-share", "1"])
+                                      "--batches", "2", "--baseline-fixes", "50", "--borough-share", "1",
+                                      "--turns", "2", "--devices-per-turn", "50", "--no-extras"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     report = json.loads(out[out.index("{"):])
@@ -19,3 +20,9 @@ def test_bench_rules_prints_figures_settings_and_baselines():
     assert report["zones_per_subject"] > 1 and report["scalar_subject_batches"] == 0
     assert set(report["events"]) <= {"inclusion_zone_exited", "inclusion_zone_returned", "exclusion_zone_entered",
                                      "exclusion_zone_exited", "implausible_movement"}
+    pipe = report["as_called_by_the_pipeline"]
+    assert pipe["engine"]["turns"] == 2 and pipe["engine"]["fixes"] >= 2 * 50
+    assert pipe["shapely_bbox_contains_xy"]["fixes"] == pipe["engine"]["fixes"]  # the same fixes
+    assert pipe["shapely_bbox_contains_xy"]["pairs_after_bbox"] <= pipe["shapely_bbox_contains_xy"]["pairs"]
+    assert report["whole_population"]["slowest_batch_over_median_cpu"] > 0
+    assert isinstance(report["load_warning"], bool) and "load_average_1m" in report

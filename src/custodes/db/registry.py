@@ -11,6 +11,7 @@ from custodes.orders import models as _orders  # noqa: F401
 from custodes.outbox import models as _outbox  # noqa: F401
 from custodes.reports import models as _reports  # noqa: F401
 from custodes.retention import models as _retention  # noqa: F401
+from custodes.proximity import models as _proximity  # noqa: F401
 from custodes.review import models as _review  # noqa: F401
 from custodes.subject_access import models as _subject_access  # noqa: F401
 from custodes.subjects import models as _subjects  # noqa: F401

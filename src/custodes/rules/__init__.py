@@ -37,7 +37,11 @@ Stable interface (for the telemetry pipeline):
 * Zones are compiled in a local metric frame per zone (error < 0.1 % within 20 km of its centre).
   A fix is "in" only when its accuracy circle plus the zone margin is wholly inside, "out" when
   wholly outside, otherwise uncertain (no change); the new side must hold for `min_dwell_s`.
-* `custodes bench rules` measures the batch path (see `custodes.lab.rules_bench`).
+* `custodes.rules.proximity`: a protected person's latest position as a moving exclusion zone
+  (`ProximityRule`, `Beacons`, `evaluate_proximity`), the zones' hysteresis, events that carry the
+  distance only. `telemetry.evaluation.evaluate_many` runs it beside the zones for a whole turn.
+* `custodes bench rules` measures the batch path as the pipeline calls it (`evaluate_many` over
+  turns of 1-60-fix uploads) and over the whole population (see `custodes.lab.rules_bench`).
 """
 
 from custodes.rules.engine import evaluate_fix, evaluate_status, evaluate_tick, next_due

@@ -8,14 +8,23 @@ Fix ids in a batch are integers (or absent).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
-from custodes.rules.engine import evaluate_tick, next_due
-from custodes.rules.models import Event, Fix, RuleSet, SubjectState, ZoneState
+from custodes.rules.engine import _pending, evaluate_tick
+from custodes.rules.models import (
+    Event,
+    Fix,
+    RuleSet,
+    SubjectState,
+    WindowState,
+    ZoneState,
+    iso,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -67,6 +76,42 @@ class FixBatch:
                    fix_id=fid)
 
 
+_UNKNOWN = ZoneState()
+
+
+class _Registry:
+    """Every polygon this process has judged, numbered once, in one atlas rebuilt only when a new
+    one appears: an evaluator built for each pipeline turn then costs nothing for its polygons.
+    Holding the shapes keeps their ids unique."""
+
+    def __init__(self, build) -> None:
+        self._build, self._lock = build, threading.Lock()
+        self._index: dict[int, int] = {}
+        self._shapes: list = []
+        self._built = None
+
+    def number(self, shape) -> int:
+        k = self._index.get(id(shape))
+        if k is None:
+            with self._lock:
+                k = self._index.get(id(shape))
+                if k is None:
+                    k = self._index[id(shape)] = len(self._shapes)
+                    self._shapes.append(shape)
+                    self._built = None
+        return k
+
+    def built(self):
+        with self._lock:
+            if self._built is None:
+                self._built = self._build(list(self._shapes))
+            return self._built
+
+
+_RASTERS = _Registry(Atlas.build)
+_SMALL = _Registry(SmallPolygons.build)
+
+
 class BatchEvaluator:
     """The evaluators over a population: `evaluate(batch, now)` and `tick(now)` return events."""
 
@@ -82,9 +127,6 @@ class BatchEvaluator:
         self.dwell = np.zeros((n, k), np.int64)
         self.curfew_zone = np.zeros((n, k), bool)
         self.exclusion = np.zeros((n, k), bool)
-        polys: dict[int, int] = {}
-        smalls: dict[int, int] = {}
-        shapes, small_shapes = [], []
         for i, r in enumerate(self.rules):
             cz_ids = r.curfew_zone_ids()
             for j, cz in enumerate(r.compiled):
@@ -94,21 +136,16 @@ class BatchEvaluator:
                     self.circle[:, i, j] = (s.lat0, s.lon0, s.kx, s.ky, s.radius)
                 elif s.segs is not None:
                     self.kind[i, j] = 2
-                    self.poly[i, j] = smalls.setdefault(id(s), len(small_shapes))
-                    if self.poly[i, j] == len(small_shapes):
-                        small_shapes.append(s)
+                    self.poly[i, j] = _SMALL.number(s)
                 else:
                     self.kind[i, j] = 1
-                    if id(s) not in polys:
-                        polys[id(s)] = len(shapes)
-                        shapes.append(s)
-                    self.poly[i, j] = polys[id(s)]
+                    self.poly[i, j] = _RASTERS.number(s)
                 self.margin[i, j] = cz.rule.margin_m
                 self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
                 self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
                 self.exclusion[i, j] = cz.rule.kind == "exclusion"
-        self.atlas = Atlas.build(shapes)
-        self.small = SmallPolygons.build(small_shapes)
+        self.atlas = _RASTERS.built()
+        self.small = _SMALL.built()
         self.max_speed = np.array([r.max_speed_mps for r in self.rules])
         self.silent_after = np.array([timedelta(seconds=r.silent_after_s) // US for r in self.rules], np.int64)
         self.speeds_differ = bool(n and np.any(self.max_speed != self.max_speed[0]))
@@ -128,6 +165,19 @@ class BatchEvaluator:
         self.curfew_unsettled = np.zeros(n, bool)  # an open window whose breach state lags the zone
         self.silent = np.zeros(n, bool)
         self.last_status = np.full(n, NO_TIME, np.int64)
+        # Window openings decided in columns (one curfew, nothing to raise): the next opening's span,
+        # the curfew zone's column, and an opened window not yet written back into states[i].
+        self.open_start = np.full(n, NO_TIME, np.int64)
+        self.open_end = np.full(n, NO_TIME, np.int64)
+        self.curfew_col = np.full(n, -1, np.int64)
+        self.no_fix_after = np.zeros(n, np.int64)
+        self.presence_age = np.array([timedelta(seconds=r.presence_max_age_s) // US for r in self.rules], np.int64)
+        self.win_start = np.full(n, NO_TIME, np.int64)
+        self.win_end = np.full(n, NO_TIME, np.int64)
+        self.win_pending = np.zeros(n, bool)
+        self.win_breach = np.zeros(n, bool)  # the opened window starts with a breach (episode 1)
+        self.vector_openings = 0  # windows opened in columns rather than by the scalar tick
+        self.loaded: dict[int, list[tuple]] = {}  # per subject: its zone columns as loaded
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
@@ -138,10 +188,14 @@ class BatchEvaluator:
     def _load(self, i: int, st: SubjectState) -> None:
         self.states[i], self.touched[i] = st, False
         r = self.rules[i]
-        for j, z in enumerate(r.zones):
-            zs = st.zones.get(z.zone_id, ZoneState())
-            self.side[i, j], self.since[i, j] = zs.side, to_us(zs.since)
-            self.pend[i, j], self.psince[i, j] = zs.pending, to_us(zs.pending_since)
+        if r.zones:
+            loaded = []
+            for z in r.zones:
+                zs = st.zones.get(z.zone_id, _UNKNOWN)
+                loaded.append((zs.side, to_us(zs.since), zs.pending, to_us(zs.pending_since)))
+            k = len(loaded)
+            self.side[i, :k], self.since[i, :k], self.pend[i, :k], self.psince[i, :k] = zip(*loaded)
+            self.loaded[i] = loaded  # what states[i].zones says, to rebuild only what moved
         f = st.last_fix
         self.last_t[i] = to_us(f.at if f else None)
         if f is not None:
@@ -150,11 +204,19 @@ class BatchEvaluator:
             self.last_src[i] = SOURCES.index(f.source)
         self.implausible[i] = st.implausible
         self.checked_to[i] = to_us(st.curfews_checked_to)
+        self.open_start[i] = self.open_end[i] = NO_TIME
+        self.win_pending[i] = False
         if r.curfews and st.curfews_checked_to is None:
             self.curfew_due[i] = NO_TIME  # the first evaluation opens windows: scalar path
         else:
-            due = next_due(st, r, silence=False)
-            self.curfew_due[i] = END if due is None else to_us(due)
+            todo = [item for item in _pending(st, r) if item[2] != "silent"]
+            first = min(todo, key=lambda item: item[:2]) if todo else None
+            self.curfew_due[i] = END if first is None else to_us(first[0])
+            if first is not None and first[2] == "open" and len(r.curfews) == 1:
+                c = r.curfews[0]
+                self.open_start[i], self.open_end[i] = to_us(first[0]), to_us(first[4])
+                self.curfew_col[i] = next(j for j, z in enumerate(r.zones) if z.zone_id == c.zone_id)
+                self.no_fix_after[i] = timedelta(seconds=c.no_fix_after_s) // US
         self.open_window[i] = any(w.open for w in st.windows.values())
         # Outside at a window start on a fix too old to count: the next fix outside starts the
         # breach without any zone change, so such subjects take the scalar path.
@@ -169,13 +231,36 @@ class BatchEvaluator:
         st = self.states[i]
         if not self.touched[i]:
             return st
-        zones = st.zones if self.last_t[i] == NO_TIME else {
-            z.zone_id: ZoneState(int(self.side[i, j]), from_us(self.since[i, j]), int(self.pend[i, j]),
-                                 from_us(self.psince[i, j])) for j, z in enumerate(self.rules[i].zones)}
+        zones = st.zones if self.last_t[i] == NO_TIME else self._zones(i, st)
         st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
                        curfews_checked_to=from_us(self.checked_to[i]))
+        if self.win_pending[i]:
+            start = from_us(self.win_start[i])
+            cid = self.rules[i].curfews[0].curfew_id
+            w = WindowState(start, from_us(self.win_end[i]), start, 1) if self.win_breach[i] else \
+                WindowState(start, from_us(self.win_end[i]))
+            st = st.evolve(windows={**st.windows, cid: w},
+                           decided_to=start if st.decided_to is None else max(st.decided_to, start))
+            self.win_pending[i] = False
         self.states[i], self.touched[i] = st, False  # the columns already say the same
         return st
+
+    def _zones(self, i: int, st: SubjectState) -> dict[str, ZoneState]:
+        """The zone states from the columns; an unmoved zone keeps its object. Other keys
+        (proximity rules) are kept as they are."""
+        zones = dict(st.zones)
+        rules = self.rules[i].zones
+        if not rules:
+            return zones
+        k = len(rules)
+        now = list(zip(self.side[i, :k].tolist(), self.since[i, :k].tolist(), self.pend[i, :k].tolist(),
+                       self.psince[i, :k].tolist()))
+        before = self.loaded.get(i)
+        for j, z in enumerate(rules):
+            if before is None or now[j] != before[j] or z.zone_id not in zones:
+                sd, sn, pd, ps = now[j]
+                zones[z.zone_id] = ZoneState(sd, from_us(sn), pd, from_us(ps))
+        return zones
 
     def _last_fix(self, i: int) -> Fix | None:
         if not self.touched[i] or self.last_t[i] == NO_TIME:
@@ -224,10 +309,13 @@ class BatchEvaluator:
             if not later.any():
                 out += evaluate_batch(self, b, now)
                 break
-            waiting = np.unique(b.subject[later])
+            waiting, first_later = np.unique(b.subject[later], return_index=True)
+            first_later = b.t_us[np.flatnonzero(later)[first_later]]  # the batch is in (subject, time) order
             before = self.curfew_due[waiting].copy()  # the head below may move a stale instant on
             out += evaluate_batch(self, b.take(np.flatnonzero(~later)), now)
-            for i, at in zip(waiting, before):
+            fast, opened = self._open_windows(waiting, before, first_later)
+            out += opened
+            for i, at in zip(waiting[~fast], before[~fast]):
                 st, ev = evaluate_tick(self.state(int(i)), self.rules[i], from_us(at))
                 self._load(int(i), st)
                 out += [(int(i), e) for e in ev]
@@ -237,3 +325,44 @@ class BatchEvaluator:
                 break
         out.sort(key=lambda x: x[0])  # stable: each subject's events stay in their order
         return [e for _, e in out]
+
+    def _open_windows(self, waiting: np.ndarray, at: np.ndarray,
+                      first_later: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Event]]]:
+        """Open, in columns, the windows that start at `at`: one curfew and no silence due first.
+        Outside on a fresh fix is a breach from the start (`engine._open`, same event). The
+        subjects' next fixes (from `first_later`) all follow, so the no-fix check is dropped when
+        one comes before it. Returns which subjects were opened here, and the breaches."""
+        seen = np.maximum(self.last_t, self.last_status)[waiting]
+        silent_due = np.where((seen == NO_TIME) | self.silent[waiting], END, seen + self.silent_after[waiting])
+        col = self.curfew_col[waiting]
+        side = self.side[waiting, np.maximum(col, 0)] if self.side.shape[1] else np.zeros(len(waiting), np.int64)
+        last = self.last_t[waiting]
+        fresh = (last != NO_TIME) & (at - last <= self.presence_age[waiting])
+        fast = (self.open_start[waiting] == at) & (col >= 0) & (silent_due > at)
+        w, t0 = waiting[fast], at[fast]
+        if not w.size:
+            return fast, []
+        breach = (side == -1)[fast] & fresh[fast]
+        end = self.open_end[w]
+        no_fix = t0 + self.no_fix_after[w]
+        self.win_start[w], self.win_end[w], self.win_pending[w] = t0, end, True
+        self.win_breach[w] = breach
+        self.open_window[w] = True
+        self.curfew_unsettled[w] = (side[fast] == -1) & ~breach  # outside on an old fix: the next fix decides
+        self.checked_to[w] = np.maximum(self.checked_to[w], t0)
+        self.curfew_due[w] = np.where((no_fix < end) & (first_later[fast] >= no_fix), no_fix, end)
+        self.open_start[w] = NO_TIME
+        self.touched[w] = True
+        self.vector_openings += int(w.size)
+        return fast, [(int(i), self._breach_at_start(int(i))) for i in w[breach]]
+
+    def _breach_at_start(self, i: int) -> Event:
+        """`engine._breach` for a window opening with the subject outside (reason and key alike)."""
+        c = self.rules[i].curfews[0]
+        start, end = iso(from_us(self.win_start[i])), iso(from_us(self.win_end[i]))
+        fid = None if self.last_id[i] == NO_ID else int(self.last_id[i])
+        ev = {"curfew_id": c.curfew_id, "zone_id": c.zone_id, "window_start": start, "window_end": end,
+              "reason": "outside_at_window_start", "fix_id": fid, "fix_at": iso(from_us(self.last_t[i])),
+              "accuracy_m": float(self.last_acc[i])}
+        key = f"{self.states[i].subject_id}:curfew:{c.curfew_id}:{start}:breach:1"
+        return Event("curfew_breach_started", "breach", "high", from_us(self.win_start[i]), ev, key)

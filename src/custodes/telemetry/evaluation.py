@@ -8,6 +8,7 @@ scalar evaluators one item at a time (tests/telemetry/test_evaluation.py), a fra
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -22,8 +23,9 @@ from custodes.rules import (
     next_due,
 )
 from custodes.rules.batch import BatchEvaluator, FixBatch
+from custodes.rules.engine import FUTURE_TOLERANCE
+from custodes.rules.proximity import Beacons, ProximityRule, evaluate_proximity
 from custodes.telemetry.schemas import FixColumns
-
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -45,13 +47,20 @@ def fix_ref(device_id: uuid.UUID, fid: int) -> str:
 
 
 def evaluate(state: SubjectState, rules: RuleSet, now: datetime, device_id: uuid.UUID, seq: int | np.ndarray,
-             cols: FixColumns, statuses: list[dict]) -> tuple[SubjectState, list[Event]]:
+             cols: FixColumns, statuses: list[dict], *, proximity: tuple[ProximityRule, ...] = (),
+             beacons: Beacons | None = None) -> tuple[SubjectState, list[Event]]:
     """Feed one batch's items (or a replay's, with `seq` per fix) to the evaluators in time order.
 
     Runs of fixes go through the rules engine's vectorised `BatchEvaluator` (same events as the
     scalar path, at a small fraction of the cost); each status report goes through `evaluate_status`
-    at its place in time.
+    at its place in time. Proximity rules (with the protected people's `beacons`) come last.
     """
+    if proximity and beacons is not None and np.ndim(seq) == 0 and len(cols):
+        current: dict[str, SubjectState] = {}
+        near = _proximity([Run(state, rules, device_id, int(seq), cols, statuses, proximity)], [0], current, now,
+                          beacons)
+        state, ev = evaluate(current.get(state.subject_id, state), rules, now, device_id, seq, cols, statuses)
+        return state, ev + near.get(0, [])
     order = np.argsort(cols.t_ms, kind="stable")
     seqs = np.broadcast_to(np.asarray(seq, np.int64), (len(cols),))[order]
     cols = cols.take(order)
@@ -108,3 +117,104 @@ def _fix_run(state: SubjectState, rules: RuleSet, now: datetime, seq: np.ndarray
 
 def _us(at: datetime) -> int:
     return int(at.timestamp() * 1_000_000)
+
+
+@dataclass
+class Run:
+    """One subject's share of one batch in a pipeline turn (what `evaluate` takes, as a value)."""
+
+    state: SubjectState
+    rules: RuleSet
+    device_id: uuid.UUID
+    seq: int
+    cols: FixColumns
+    statuses: list[dict]
+    proximity: tuple[ProximityRule, ...] = ()  # moving exclusion zones around protected people
+
+
+def evaluate_many(runs: list[Run], now: datetime,
+                  beacons: Beacons | None = None) -> list[tuple[SubjectState, list[Event]]]:
+    """Many devices' batches of one turn in one vectorised rules call; results in `runs` order.
+
+    The engine `bench rules` measures as "as called by the pipeline". A subject's runs are applied
+    in the order given (round k holds every subject's k-th run). Runs with status reports, and a
+    subject's first evaluation ever, go through `evaluate` (statuses interleave with fixes in time).
+    Each subject's events are those `evaluate` gives (tests/telemetry/test_evaluation.py), then
+    its proximity events, judged over every run of the round at once against `beacons` (the
+    protected people's latest positions).
+    """
+    out: list[tuple[SubjectState, list[Event]] | None] = [None] * len(runs)
+    current: dict[str, SubjectState] = {}
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for k, r in enumerate(runs):
+        sid = r.state.subject_id
+        n = seen.get(sid, 0)
+        seen[sid] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(k)
+    for members in rounds:
+        vector = []
+        near = _proximity(runs, members, current, now, beacons) if beacons is not None else {}
+        for k in members:
+            r = runs[k]
+            state = current.get(r.state.subject_id, r.state)
+            if r.statuses or state.curfews_checked_to is None or not len(r.cols):
+                new, ev_ = evaluate(state, r.rules, now, r.device_id, r.seq, r.cols, r.statuses)
+                out[k] = (new, ev_ + near.get(k, []))
+                current[state.subject_id] = new
+            else:
+                vector.append((k, state))
+        if not vector:
+            continue
+        ev = BatchEvaluator([st.subject_id for _, st in vector], [runs[k].rules for k, _ in vector],
+                            [st for _, st in vector])
+        cols = [runs[k].cols for k, _ in vector]
+        counts = np.array([len(c) for c in cols])
+        batch = FixBatch(np.repeat(np.arange(len(vector)), counts),
+                         np.concatenate([c.t_ms for c in cols]).astype(np.int64) * 1000,
+                         np.concatenate([c.lat for c in cols]), np.concatenate([c.lon for c in cols]),
+                         np.concatenate([c.accuracy_m for c in cols]).astype(np.float64),
+                         np.concatenate([fix_id(runs[k].seq, c.index.astype(np.int64))
+                                         for (k, _), c in zip(vector, cols)]),
+                         np.concatenate([c.source for c in cols]).astype(np.int8))
+        events: dict[str, list[Event]] = {}
+        for e in ev.evaluate(batch, now):
+            events.setdefault(_subject_of(e), []).append(e)
+        for i, (k, st) in enumerate(vector):
+            new = ev.state(i)
+            out[k] = (new, events.get(st.subject_id, []) + near.get(k, []))
+            current[st.subject_id] = new
+    return out  # type: ignore[return-value]
+
+
+def _proximity(runs: list[Run], members: list[int], current: dict[str, SubjectState], now: datetime,
+               beacons: Beacons) -> dict[int, list[Event]]:
+    """The round's proximity rules over all its fixes at once; moves `current` on, returns events by run."""
+    ks = [k for k in members if runs[k].proximity and len(runs[k].cols)]
+    if not ks:
+        return {}
+    states = [current.get(runs[k].state.subject_id, runs[k].state) for k in ks]
+    limit = (now - EPOCH + FUTURE_TOLERANCE) // timedelta(microseconds=1)
+    parts = []
+    for i, (k, st) in enumerate(zip(ks, states)):
+        c = runs[k].cols
+        t = c.t_ms.astype(np.int64) * 1000
+        after = -1 if st.last_fix is None else (st.last_fix.at - EPOCH) // timedelta(microseconds=1)
+        order = np.argsort(t, kind="stable")
+        t_sorted = t[order]
+        ok = (t_sorted > after) & (t_sorted <= limit)
+        ok[1:] &= t_sorted[1:] > t_sorted[:-1]  # duplicates: the engine applies the first only
+        pick = order[ok]
+        parts.append((np.full(pick.size, i), t[pick], c.lat[pick], c.lon[pick], c.accuracy_m[pick].astype(np.float64),
+                      fix_id(runs[k].seq, c.index[pick].astype(np.int64))))
+    cat = [np.concatenate(x) for x in zip(*parts)]
+    new, events = evaluate_proximity(states, [runs[k].proximity for k in ks], *cat, beacons)
+    for k, st in zip(ks, new):
+        current[st.subject_id] = st
+    return {k: e for k, e in zip(ks, events) if e}
+
+
+def _subject_of(e: Event) -> str:
+    return e.dedupe_key.split(":", 1)[0]  # every dedupe key starts with the subject id

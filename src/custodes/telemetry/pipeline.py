@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, defer
 from custodes.access.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
+from custodes.proximity import service as proximity
 from custodes.rules import SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
 from custodes.telemetry import alerting, late, quarantine, segment, trail
@@ -147,6 +148,9 @@ class Pipeline:
                 return turn
             spans = s.execute(select(Assignment.subject_id, Assignment.starts_at, Assignment.ends_at)
                               .where(Assignment.device_id == device_id)).all()
+            # Victim proximity (custodes.proximity owns it): a protected person's phone feeds no
+            # trail, and the subjects' proximity rules get the protected positions they need.
+            spans, near = proximity.pipeline_turn(uow, device_id, batches, spans)
             states: dict[uuid.UUID, tuple[MonitorState | None, SubjectState]] = {}
             rulesets: dict[uuid.UUID, Versioned] = {}
             s.autoflush = False  # one flush at commit rather than one per query
@@ -179,7 +183,8 @@ class Pipeline:
                                        f"{device_id}/{b.seq}", b.received_at)
                         state, events, frontiers[subject_id] = r.state, r.events, r.frontier_state
                     else:
-                        state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status)
+                        state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status,
+                                                 **near.get(subject_id, {}))
                         frontiers[subject_id] = state
                     states[subject_id] = (row, state)
                     self._crash_hook("rules")

@@ -1,0 +1,63 @@
+"""Protected people, the one position kept per person, and proximity conditions on orders.
+
+The protected person's phone is a device registered for them. Its fixes never reach the trail:
+the pipeline diverts them (`service.divert`) into `ProtectedPosition`, one row per person,
+overwritten by each newer fix. Writes are audited by field name only (the unit of work's rule),
+and every read by the rules is audited with a purpose (`service.context`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from custodes.db.base import Base, UTCDateTime, new_id
+
+
+class ProtectedPerson(Base):
+    __tablename__ = "protected_people"
+    __audit_target__ = "protected_person"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), nullable=False, index=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), nullable=False, unique=True)
+    # Consent is the basis: recorded when given, by whom, and how; withdrawing it stops everything.
+    consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    consent_recorded_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    consent_note: Mapped[str] = mapped_column(Text, nullable=False)
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ProtectedPosition(Base):
+    """The latest position only; a newer fix overwrites it, withdrawing consent deletes it."""
+
+    __tablename__ = "protected_positions"
+    __audit_target__ = "protected_position"
+
+    protected_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("protected_people.id", ondelete="CASCADE"),
+                                                    primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    accuracy_m: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ProximityCondition(Base):
+    """On the monitored person's order: stay `radius_m` away from this protected person."""
+
+    __tablename__ = "proximity_conditions"
+    __audit_target__ = "proximity_condition"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), nullable=False,
+                                                index=True)
+    protected_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("protected_people.id", ondelete="CASCADE"),
+                                                    nullable=False, index=True)
+    radius_m: Mapped[float] = mapped_column(Float, nullable=False)
+    max_skew_s: Mapped[float] = mapped_column(Float, nullable=False, default=180.0)
+    min_dwell_s: Mapped[float] = mapped_column(Float, nullable=False, default=60.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
