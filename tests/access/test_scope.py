@@ -49,7 +49,10 @@ CHANGES = {
 
 ORDER = {"legal_basis": "Immigration Act 2016, Schedule 10", "starts_at": "2027-02-01T00:00:00Z",
          "ends_at": "2027-06-30T00:00:00Z", "status": "active",
-         "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "absconded twice"}]}
+         "less_intrusive_options": [{"option": "weekly reporting", "reason_rejected": "absconded twice"}],
+         "necessity": {"necessity": "absconded twice while on weekly reporting",
+                       "proportionality": "curfew hours limited to nights",
+                       "vulnerability_and_health": "screened at enrolment: none"}}
 
 
 def _snapshot(container):

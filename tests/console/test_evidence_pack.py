@@ -35,7 +35,8 @@ def test_the_pack_holds_rule_version_batches_decisions_and_its_own_audited_expor
     assert pack.decisions[0][1] == "the rules engine"
     kinds = [(e.action, e.target_type) for e in pack.audit]
     assert ("create", "alert") in kinds and ("create", "condition") in kinds
-    export = pack.audit[-1]  # the pack's own export, committed with its place in the chain
+    # The pack's own export, committed with its place in the chain (beside the audited alert read).
+    export = next(e for e in reversed(pack.audit) if e.action == "export")
     assert (export.action, export.target_type, export.purpose) == ("export", "trail", "court_evidence")
     assert export.detail["format"] == "evidence_pack" and export.actor_name == "north-tester"
     with c.uow(Actor.system("test")) as uow:

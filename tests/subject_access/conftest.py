@@ -12,9 +12,10 @@ import pytest
 
 from custodes.access.actor import Actor
 from custodes.alerts import service as alerts
+from custodes.checkins.service import review_request
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, FacePhoto
 from custodes.orders.models import Order
-from custodes.review import service as review
+from custodes.review import intake
 from custodes.review.models import ReviewDecision
 from custodes.telemetry import trail
 from custodes.telemetry.models import MonitorState, TelemetryBatch
@@ -90,7 +91,7 @@ def held_data(container, clock, subject_id: str, device_id: str) -> dict[str, st
                                  enrolment_id=enrolment.id)
         s.add(attempt)
         s.flush()
-        item = review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason="no_match")
+        item = intake.open_item(uow=uow, request=review_request(prompt, attempt, "no_match"))
         s.flush()
         s.add(ReviewDecision(id=uuid.uuid4(), item_id=item.id, reviewer_id=uuid.uuid4(), decision="same_person",
                              reason="same person, poor light", decided_at=now))

@@ -21,13 +21,15 @@ from custodes.alerts import service as alerts
 from custodes.biometrics.image_input import encode_jpeg, load_rgb, pad_to
 from custodes.bootstrap import Container
 from custodes.checkins import face_store
+from custodes.checkins.upload import CleanPhoto
+from custodes.checkins.service import review_request
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment
 from custodes.config import data_root
 from custodes.devices import service as devices
 from custodes.devices.models import AssignmentCreate, DeviceCreate, DeviceUpdate
 from custodes.lab.console_scenario import PASSWORD, Scenario
 from custodes.orders.models import Order
-from custodes.review import service as review
+from custodes.review import intake
 
 SECOND_REVIEWER = "robin"
 STORE_BARCODE = "5012345777001"
@@ -67,8 +69,8 @@ def review_item(uow, keys, scenario: Scenario, n: int, case) -> uuid.UUID:
                               engine_version="scenario", image_count=1, quality=[], created_at=now - timedelta(days=20))
     uow.session.add(enrolment)
     uow.session.flush()
-    face_store.add_photo(uow=uow, keys=keys, subject_id=subject_id, role="reference", data=_jpeg(ref),
-                         content_type="image/jpeg", enrolment_id=enrolment.id)
+    face_store.add_photo(uow=uow, keys=keys, subject_id=subject_id, role="reference", image=CleanPhoto(_jpeg(ref)),
+                         enrolment_id=enrolment.id)
     quality = {"passed": True, "reason": None, "message": None, "faces": 1,
                "figures": {"brightness": 118.0, "inter_eye_px": 61.0, "sharpness": 0.42}}
     liveness = {"passed": live, "reasons": why, "movement": 0.004 if not live else 0.09}
@@ -88,11 +90,11 @@ def review_item(uow, keys, scenario: Scenario, n: int, case) -> uuid.UUID:
                              quality=quality, liveness=liveness, enrolment_id=enrolment.id)
     uow.session.add(attempt)
     uow.session.flush()
-    photo = face_store.add_photo(uow=uow, keys=keys, subject_id=subject_id, role="probe", data=_jpeg(probe),
-                                 content_type="image/jpeg", attempt_id=attempt.id)
+    photo = face_store.add_photo(uow=uow, keys=keys, subject_id=subject_id, role="probe",
+                                 image=CleanPhoto(_jpeg(probe)), attempt_id=attempt.id)
     uow.session.flush()
     attempt.probe_photo_id = photo.id
-    return review.open_item(uow=uow, prompt=prompt, attempt=attempt, reason=reason).id
+    return intake.open_item(uow=uow, request=review_request(prompt, attempt, reason)).id
 
 
 def seed(container: Container, scenario: Scenario) -> OpsScenario:
