@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from custodes.access.actor import Role
 from custodes.access.models import User
-from custodes.checkins.face_store import face_keys
 from custodes.checkins.models import CheckInPrompt
 from custodes.console import web
 from custodes.console.caseload import reference
 from custodes.review import service as review
+from custodes.review.ports import evidence_of
 from custodes.review.models import ADVERSE, ReviewDecisionCreate, ReviewDecisionKind
 from custodes.subjects.models import Subject
 
@@ -118,7 +118,7 @@ def queue(page: web.PageDep, status: Annotated[str, Query(pattern="^(open|awaiti
 
 @router.get("/review/{item_id}", dependencies=[web.page_requires(*VIEWERS)])
 def item_page(page: web.PageDep, item_id: uuid.UUID) -> Response:
-    d = review.detail(uow=page.uow, item_id=item_id)
+    d = review.detail(uow=page.uow, evidence=evidence_of(page.container), item_id=item_id)
     subject = page.uow.session.get(Subject, d.subject_id)
     prompt = page.uow.session.get(CheckInPrompt, d.prompt_id)
     reviewers = dict(page.uow.session.execute(select(User.id, User.username).where(
@@ -135,7 +135,7 @@ def item_page(page: web.PageDep, item_id: uuid.UUID) -> Response:
 @router.get("/review/{item_id}/photos/{photo_id}", dependencies=[web.page_requires(*VIEWERS)])
 def photo(page: web.PageDep, item_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
     """One face of the item, for the reviewer's eyes only: every fetch is an audited read."""
-    data, kind = review.face_image(uow=page.uow, keys=face_keys(page.container), item_id=item_id,
+    data, kind = review.face_image(uow=page.uow, evidence=evidence_of(page.container), item_id=item_id,
                                    photo_id=photo_id, purpose=PURPOSE)
     page.uow.commit()
     return Response(data, media_type=kind, headers={"Cache-Control": "no-store"})
