@@ -65,6 +65,7 @@ def test_dpia_report_figures(client, container, clock, agencies, officer, settin
     with container.uow(Actor.system("test")) as uow:
         rep = dpia.build(uow.session, clock.now(), scheduled.policy_of(container))
     assert rep["monitored"]["people"] == 2 and rep["monitored"]["by_device_kind"] == {"ankle_tag": 2}
+    assert rep["necessity_and_reviews"]["necessity"]["present"] == 2  # both orders carry a necessity record
     assert rep["police_access"]["requests_by_purpose"] == {
         "suspected_breach": {"requested": 1, "pending": 1}, "lost_contact": {"requested": 1, "refused": 1}}
     assert rep["police_access"]["refused_trail_reads"] == 1

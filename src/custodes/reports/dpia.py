@@ -15,7 +15,7 @@ from custodes.audit.models import AuditEntry
 from custodes.checkins.models import CheckInPrompt
 from custodes.devices.models import Assignment, Device
 from custodes.grants.models import TrailGrant
-from custodes.orders.models import Order
+from custodes.orders.models import NecessityRecord, Order
 from custodes.retention.models import DeletionReceipt, LegalHold
 from custodes.reports import fairness
 from custodes.retention import service as retention_plan
@@ -49,9 +49,9 @@ def monitored(session: Session, now: datetime) -> dict[str, Any]:
 
 def necessity_and_reviews(session: Session, now: datetime) -> dict[str, Any]:
     live = [o for o in session.scalars(select(Order)) if _active(o, now)]
-    present = [o for o in live if o.less_intrusive_options]
-    return {"necessity": {"source": "order's alternatives considered and flags (no separate necessity record on "
-                                    "this branch)",
+    recorded = set(session.scalars(select(NecessityRecord.order_id).distinct()))
+    present = [o for o in live if o.id in recorded and o.less_intrusive_options]
+    return {"necessity": {"source": "necessity and proportionality records, with the alternatives considered",
                           "present": len(present), "missing": len(live) - len(present),
                           "with_vulnerability_flags": sum(bool(o.vulnerability_flags) for o in live),
                           "with_health_flags": sum(bool(o.health_flags) for o in live)},
