@@ -68,7 +68,13 @@ def police_access(session: Session) -> dict[str, Any]:
     for (detail,) in session.execute(select(AuditEntry.detail).where(AuditEntry.action == "refuse",
                                                                      AuditEntry.target_type == "trail")):
         refused_reads[(detail or {}).get("reason", "unknown").split(":")[0]] += 1
+    ended = Counter()
+    for revoked_by, requested_by in session.execute(select(TrailGrant.revoked_by, TrailGrant.requested_by)
+                                                    .where(TrailGrant.revoked_at.is_not(None))):
+        ended["withdrawn_by_the_officer" if revoked_by == requested_by else "revoked_by_the_owning_agency"] += 1
     return {"requests_by_purpose": {p: {"requested": sum(c.values()), **dict(c)} for p, c in by.items()},
+            "revocations": {"total": sum(ended.values()), "revoked_by_the_owning_agency": 0,
+                            "withdrawn_by_the_officer": 0, **ended},
             "refused_trail_reads": sum(refused_reads.values()), "refused_reads_by_reason": dict(refused_reads)}
 
 
