@@ -2,7 +2,8 @@
 in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews, the alert notifications,
+check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews and overdue answers to
+contests and representations, the alert notifications,
 signed audit checkpoints, and, in workers, the MQTT subscriber that stores incoming batches.
 """
 
@@ -29,6 +30,7 @@ from custodes.errors import Forbidden
 from custodes.telemetry import service
 from custodes.telemetry.mqtt import connect, verify_message
 from custodes.orders.scheduled import review_overdue_tick
+from custodes.subject_access.scheduled import task_overdue_tick
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class Runner:
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
             # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
             self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
+            # Contests and representations unanswered at their deadline: days long, so as seldom.
+            self._spawn("tasks", self._every(self.sweep_s * 10, lambda: task_overdue_tick(self.container)))
         if self.checkpoint_s > 0:
             # Signed audit checkpoints outside the database, so a cut chain tail is caught.
             self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))

@@ -22,6 +22,7 @@ from custodes.retention import service as retention_plan
 from custodes.retention.policy import RetentionPolicy
 from custodes.review.models import ReviewItem
 from custodes.subject_access.models import CaseTask, Representation
+from custodes.subject_access.scheduled import ALERT_TASK_OVERDUE
 
 NO_BREACH = ("false_alarm", "explained")
 DUE_SOON = timedelta(days=14)
@@ -108,7 +109,8 @@ def checkins(session: Session) -> dict[str, Any]:
 
 
 def voice(session: Session, now: datetime) -> dict[str, Any]:
-    """Representations and contests, and how long people waited for a human answer."""
+    """Representations and contests, how long people waited for a human answer, and the alerts raised
+    when an answer was not given by its deadline."""
     reps = Counter(k for (k,) in session.execute(select(Representation.kind)))
     tasks: dict[str, dict[str, Any]] = {}
     for kind in sorted({k for (k,) in session.execute(select(CaseTask.kind).distinct())}):
@@ -120,7 +122,9 @@ def voice(session: Session, now: datetime) -> dict[str, Any]:
                        "answered_late": sum(1 for _, _, due, d in rows if d is not None and d > due),
                        "days_to_answer_median": round(median(waits), 2) if waits else None,
                        "days_to_answer_max": round(waits[-1], 2) if waits else None}
-    return {"representations": dict(reps), "tasks": tasks}
+    alerted = Counter((ev or {}).get("task_kind", "unknown") for (ev,) in session.execute(
+        select(Alert.evidence).where(Alert.kind == ALERT_TASK_OVERDUE)))
+    return {"representations": dict(reps), "tasks": tasks, "overdue_alerts_raised": dict(alerted)}
 
 
 def proportionality(session: Session, now: datetime) -> dict[str, Any]:
