@@ -44,6 +44,8 @@ def fairness_markdown(report: dict[str, Any], chart: str | None) -> str:
             lines += ["", _cmp(block["comparison"]), ""]
     ev = report["evaluation"]
     lines += ["## Same-group false match rate", "", "### Live, from the audit sample", "", AUDIT_NOTE, ""]
+    if not report["live"]:
+        lines += ["No consented demographic records: no per-group audited FMR.", ""]
     for attribute, metrics in report["live"].items():
         block = metrics["audited_fmr"]
         lines += [f"#### {attribute}", "", "| group | audited FMR [95% CI] (k/n) |", "|---|---|"]
