@@ -18,7 +18,7 @@ from custodes.checkins.audit_sample import audit_tick
 from custodes.cli.main import app as cli
 from custodes.lab.population import enrol
 from custodes.orders.models import Order
-from custodes.reports import fairness
+from custodes.reports import dpia, fairness
 from custodes.reports.models import DemographicRecord
 from custodes.review.models import ReviewItem
 from tests.checkins.test_audit_sample import verified_prompts
@@ -183,6 +183,10 @@ def test_audited_fmr_per_group_from_the_live_audit_sample_beside_the_evaluation(
         assert row["rate"] == pytest.approx(different / judged)
         assert row["ci95"] == pytest.approx(wilson_closed_form(different, judged), abs=1e-9)
     assert audited["comparison"]["max_min_ratio"] == pytest.approx((5 / 15) / (1 / 20))
+    with container.uow(Actor.system("test")) as uow:
+        by_reason = dpia.checkins(uow.session)["review_items_by_reason_and_outcome"]
+    assert by_reason == {"audit_sample:same_person": 38, "audit_sample:different_person": 9,
+                         "audit_sample:unusable": 3}
 
     ev = {"per_group": {"target_fmr": 1e-3, "race": [
         {"group": "african", "genuine_pairs": 200, "fnmr": 0.05, "same_group_impostor_pairs": 20000,

@@ -105,7 +105,11 @@ def checkins(session: Session) -> dict[str, Any]:
     prompts = Counter(f"{s}:{o or '-'}" for s, o in session.execute(select(CheckInPrompt.status,
                                                                             CheckInPrompt.outcome)))
     reviews = Counter(o or "open" for (o,) in session.execute(select(ReviewItem.outcome)))
-    return {"prompts_by_status_and_machine_outcome": dict(prompts), "human_review_outcomes": dict(reviews)}
+    # Why items went to people: the machine's reasons, and the audit sample of verified check-ins.
+    by_reason = Counter(f"{r}:{o or 'open'}" for r, o in session.execute(select(ReviewItem.reason,
+                                                                                 ReviewItem.outcome)))
+    return {"prompts_by_status_and_machine_outcome": dict(prompts), "human_review_outcomes": dict(reviews),
+            "review_items_by_reason_and_outcome": dict(by_reason)}
 
 
 def voice(session: Session, now: datetime) -> dict[str, Any]:
