@@ -110,7 +110,7 @@ def revoke(*, uow: UnitOfWork, grant_id: uuid.UUID, data: GrantRevoke) -> TrailG
         q = q.where(TrailGrant.requested_by == uuid.UUID(uow.actor.id))
     else:
         q = q.join(Subject, Subject.id == TrailGrant.subject_id).where(subject_owned(uow.actor))
-    grant = uow.session.scalars(q.with_for_update()).first()
+    grant = uow.session.scalars(q.with_for_update(of=TrailGrant)).first()  # the grant row, not the subject
     if grant is None:
         raise NotFound(f"grant {grant_id} not found")
     now = uow.clock.now()
