@@ -98,7 +98,9 @@ def test_evaluation_fmr_per_group_and_the_threshold_claim(tmp_path):
         {"group": "caucasian", "genuine_pairs": 2000, "fnmr": 0.02, "same_group_impostor_pairs": 200000,
          "same_group_fmr": 0.0001},
         {"group": "indian", "genuine_pairs": 100, "fnmr": 0.03, "same_group_impostor_pairs": 10000,
-         "same_group_fmr": 0.0005}]}}
+         "same_group_fmr": 0.0005},
+        {"group": "multiple", "genuine_pairs": 100, "fnmr": 0.03, "same_group_impostor_pairs": 10000,
+         "same_group_fmr": 0.05}]}}  # people of several labels: shown, never compared
     path = tmp_path / "faces-eval.json"
     path.write_text(json.dumps(ev))
     out = fairness.from_evaluation(path)["attributes"]["race"]

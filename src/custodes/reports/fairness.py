@@ -33,6 +33,9 @@ from custodes.reports.models import DemographicRecord
 from custodes.review.models import ADVERSE, ReviewDecisionKind, ReviewItem
 
 UNLABELLED = "unlabelled"
+# Shown, but not groups to compare or make a claim for: no label, or an evaluation pair whose people
+# carry several labels (`custodes eval faces` reports them as "multiple").
+NOT_GROUPS = (UNLABELLED, "multiple")
 AUDIT_REASONS = ("audit_sample", "random_sample")  # the audit sample's reason, and the older inline sample's
 METRICS = ("fta", "fnmr", "audited_fmr")
 
@@ -44,7 +47,7 @@ def rate(k: int, n: int) -> dict[str, Any]:
 
 def compare(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Across the groups of one attribute: the max/min ratio and any group wholly above the rest."""
-    measured = {g: r for g, r in rows.items() if r["n"] and g != UNLABELLED}
+    measured = {g: r for g, r in rows.items() if r["n"] and g not in NOT_GROUPS}
     rates = [r["rate"] for r in measured.values()]
     ratio = None
     if len(rates) >= 2 and min(rates) > 0:
@@ -142,6 +145,6 @@ def build(session: Session, *, t_from: datetime | None, t_to: datetime | None,
             ev["attributes"][attribute] = {
                 "groups": rows, "fmr_comparison": compare(fmr_rows),
                 "threshold_meets_target_in_every_group": all(r["threshold_meets_target"] == "within target"
-                                                             for g, r in rows.items() if g != UNLABELLED)}
+                                                             for g, r in rows.items() if g not in NOT_GROUPS)}
         report["evaluation"] = ev
     return report
