@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     pipeline: Literal["embedded", "worker"] = "embedded"
     serve_mqtt: bool = False
     tick_seconds: float = Field(default=30.0, ge=0, description="scheduled checks; 0 turns them off")
+    # The live audit sample (checkins/audit_sample.py): the share of verified check-ins people re-check,
+    # so that live false matches can be counted at all.
+    checkin_audit_share: float = Field(default=0.02, ge=0, le=1, description="share of verified check-ins audited")
     alert_webhook_url: str | None = None
     # The console: officers' time zone for displayed times, and an optional map tile server
     # ({z}/{x}/{y} template); without one, zones and trails draw on a plain background.

@@ -2,8 +2,10 @@
 in `custodes serve` (embedded, through `lifespan`) and in `custodes worker`.
 
 Each loop is a thread: the pipeline (woken by uploads, else polling), the scheduled ticks, the
-check-in sweep (draws prompts, raises missed ones), overdue quarterly reviews, the alert notifications,
-signed audit checkpoints, and, in workers, the MQTT subscriber that stores incoming batches.
+check-in sweep (draws prompts, raises missed ones), the audit sample of verified check-ins,
+overdue quarterly reviews and overdue answers to contests and representations, the alert
+notifications, signed audit checkpoints, and, in workers, the MQTT subscriber that stores
+incoming batches.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from custodes.access.actor import Actor
 from custodes.adapters import service as adapters
 from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out
 from custodes.bootstrap import Container
+from custodes.checkins.audit_sample import audit_tick
 from custodes.checkins.scheduled import sweep
 from custodes.devices.signing import H_SIGNATURE
 from custodes.errors import Forbidden
 from custodes.telemetry import service
 from custodes.telemetry.mqtt import connect, verify_message
 from custodes.orders.scheduled import review_overdue_tick
+from custodes.subject_access.scheduled import task_overdue_tick
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -72,8 +76,12 @@ class Runner:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
             # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
+            # The live audit sample: a share of verified check-ins goes to people (false-match monitoring).
+            self._spawn("audit-sample", self._every(self.sweep_s, lambda: audit_tick(self.container)))
             # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
             self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
+            # Contests and representations unanswered at their deadline: days long, so as seldom.
+            self._spawn("tasks", self._every(self.sweep_s * 10, lambda: task_overdue_tick(self.container)))
         if self.checkpoint_s > 0:
             # Signed audit checkpoints outside the database, so a cut chain tail is caught.
             self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))

@@ -41,7 +41,7 @@ def test_error_rates_count_what_reviewers_overturned(client, container, case, of
     assert no_match["share"] == pytest.approx(2 / 7)
     assert no_match["wilson95"][0] < 2 / 7 < no_match["wilson95"][1]
     assert (rows["liveness_failed"]["n"], rows["liveness_failed"]["k"]) == (1, 1)
-    assert (rows["random_sample"]["n"], rows["random_sample"]["k"]) == (1, 0)
+    assert (rows["random_sample,audit_sample"]["n"], rows["random_sample,audit_sample"]["k"]) == (1, 0)
     # Cases not shared with an agency do not count for it.
     elsewhere = client.get("/v1/review/error-rates", headers=officer("auditor", "police")).json()
     assert all(r["n"] == 0 and r["share"] is None for r in elsewhere)

@@ -29,6 +29,7 @@ DECISION_WORDS = {ReviewDecisionKind.SAME_PERSON.value: "Same person", ADVERSE.v
 REASON_WORDS = {"no_match": "the faces did not match well enough", "near_threshold": "the match was borderline",
                 "liveness_failed": "the liveness check failed", "liveness_undetermined": "liveness could not be judged",
                 "random_sample": "a random sample of verified check-ins, checked by people",
+                "audit_sample": "an audit of a verified check-in (a random share is checked by people)",
                 "repeated_failure_to_acquire": "no usable photo after several tries"}
 STATUS_WORDS = {"open": "waiting for a reviewer", "awaiting_second": "waiting for a second reviewer",
                 "closed": "closed"}

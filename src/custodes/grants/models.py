@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import ForeignKey, Integer, String, Text, Uuid
@@ -42,6 +43,7 @@ class GrantStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+    REVOKED = "revoked"  # was live; ended early by the owning agency, or withdrawn by the officer
 
 
 class TrailGrant(Base):
@@ -67,6 +69,9 @@ class TrailGrant(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_reason: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
 
 
 # -- API shapes --------------------------------------------------------------------------------
@@ -112,6 +117,10 @@ class GrantDecision(BaseModel):
     reason: str = Field(min_length=3, max_length=2000)
 
 
+class GrantRevoke(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="why access ends before it expires")
+
+
 class GrantRead(BaseModel):
     id: uuid.UUID
     subject_id: uuid.UUID
@@ -129,4 +138,17 @@ class GrantRead(BaseModel):
     decided_at: datetime | None
     decision_reason: str | None
     expires_at: datetime | None
+    revoked_by: uuid.UUID | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
     model_config = {"from_attributes": True}
+
+
+class GrantEvent(BaseModel):
+    """One line of a grant's history: its own steps, and every police read tried under it."""
+
+    at: datetime
+    event: Literal["requested", "approved", "refused", "revoked", "withdrawn", "expired", "read", "read_refused"]
+    by: uuid.UUID | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

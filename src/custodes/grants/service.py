@@ -3,7 +3,8 @@
 Police never browse: they find a subject only by an exact name and date of birth they already hold
 (audited with its purpose), learn nothing but the id and the owning agency, and ask for a grant.
 Only a caseworker of the owning agency decides it, with a reason; an approved grant opens one
-window of one subject's trail, for its purpose, to the officer who asked, until it expires.
+window of one subject's trail, for its purpose, to the officer who asked, until it expires or is
+revoked (by that agency) or withdrawn (by that officer), with a reason.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from sqlalchemy import select
 
 from custodes.access.actor import Role
 from custodes.access.scope import subject_owned
-from custodes.audit.models import AuditAction
+from custodes.audit.models import AuditAction, AuditEntry
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.grants.models import (
     GrantCreate,
     GrantDecision,
+    GrantEvent,
+    GrantRevoke,
     GrantStatus,
     SubjectLookup,
     SubjectMatch,
@@ -97,6 +100,73 @@ def decide(*, uow: UnitOfWork, grant_id: uuid.UUID, data: GrantDecision) -> Trai
     uow.record(AuditAction.DECIDE, "trail_grant", grant.id, purpose=grant.purpose,
                detail={"approved": data.approve, "reason": data.reason})
     return grant
+
+
+def revoke(*, uow: UnitOfWork, grant_id: uuid.UUID, data: GrantRevoke) -> TrailGrant:
+    """End a live grant early: a caseworker of the owning agency revokes it, or the officer who asked
+    withdraws it. Anyone else finds no such grant; reads under it are refused from this commit on."""
+    q = select(TrailGrant).where(TrailGrant.id == grant_id)
+    if uow.actor.role is Role.POLICE:
+        q = q.where(TrailGrant.requested_by == uuid.UUID(uow.actor.id))
+    else:
+        q = q.join(Subject, Subject.id == TrailGrant.subject_id).where(subject_owned(uow.actor))
+    grant = uow.session.scalars(q.with_for_update(of=TrailGrant)).first()  # the grant row, not the subject
+    if grant is None:
+        raise NotFound(f"grant {grant_id} not found")
+    now = uow.clock.now()
+    if grant.status != GrantStatus.APPROVED:
+        raise Conflict(f"grant {grant_id} is {grant.status}: only a live grant can be revoked")
+    if grant.expires_at is None or now >= grant.expires_at:
+        raise Conflict(f"grant {grant_id} has already expired")
+    grant.status = GrantStatus.REVOKED
+    grant.revoked_by, grant.revoked_at, grant.revocation_reason = uuid.UUID(uow.actor.id), now, data.reason
+    uow.record(AuditAction.DECIDE, "trail_grant", grant.id, purpose=grant.purpose,
+               detail={"revoked": True, "withdrawn": uow.actor.role is Role.POLICE, "reason": data.reason})
+    return grant
+
+
+def history(*, uow: UnitOfWork, grant_id: uuid.UUID) -> list[GrantEvent]:
+    """The grant's own steps and every police read tried under it, in the audit log's order."""
+    grant = get(uow=uow, grant_id=grant_id)
+    # Each step's audit entry gives its place in the chain (times can tie; sequence numbers do not).
+    seq = {}
+    for e in uow.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "trail_grant",
+                                                          AuditEntry.target_id == str(grant.id))):
+        step = "requested" if e.action == AuditAction.CREATE else (
+            "ended" if (e.detail or {}).get("revoked") else "decided" if e.action == AuditAction.DECIDE else None)
+        if step:
+            seq.setdefault(step, e.seq)
+    events = [(grant.requested_at, seq.get("requested", 0), GrantEvent(
+        at=grant.requested_at, event="requested", by=grant.requested_by, reason=grant.justification,
+        detail={"purpose": grant.purpose, "crime_reference": grant.crime_reference,
+                "window_from": grant.window_from.isoformat(), "window_to": grant.window_to.isoformat(),
+                "access_hours": grant.access_hours}))]
+    if grant.decided_at is not None:
+        approved = grant.status != GrantStatus.REFUSED
+        events.append((grant.decided_at, seq.get("decided", 0), GrantEvent(
+            at=grant.decided_at, event="approved" if approved else "refused", by=grant.decided_by,
+            reason=grant.decision_reason,
+            detail={"expires_at": grant.expires_at.isoformat()} if grant.expires_at else {})))
+    if grant.revoked_at is not None:
+        events.append((grant.revoked_at, seq.get("ended", 0), GrantEvent(
+            at=grant.revoked_at, by=grant.revoked_by, reason=grant.revocation_reason,
+            event="withdrawn" if grant.revoked_by == grant.requested_by else "revoked")))
+    elif grant.status == GrantStatus.APPROVED and grant.expires_at <= uow.clock.now():
+        events.append((grant.expires_at, 0, GrantEvent(at=grant.expires_at, event="expired")))
+    # Reads are audited against the subject's trail; those naming this grant belong to its history.
+    for e in uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.target_type == "trail", AuditEntry.target_id == str(grant.subject_id),
+            AuditEntry.action.in_((str(AuditAction.READ), str(AuditAction.REFUSE))))):
+        d = e.detail or {}
+        if d.get("grant_id") != str(grant.id):
+            continue
+        refused = e.action == AuditAction.REFUSE
+        events.append((e.at, e.seq, GrantEvent(
+            at=e.at, event="read_refused" if refused else "read", by=uuid.UUID(e.actor_id) if e.actor_id else None,
+            reason=d.get("reason") if refused else None,
+            detail={k: d[k] for k in ("from", "to", "points", "purpose_detail") if k in d})))
+    uow.record_read("trail_grant", grant.id, detail={"history": True})
+    return [ev for _, _, ev in sorted(events, key=lambda x: (x[0], x[1]))]
 
 
 def refusal(grant: TrailGrant, *, subject_id: uuid.UUID, purpose: str, t_from: datetime, t_to: datetime,

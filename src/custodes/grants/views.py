@@ -9,7 +9,16 @@ from fastapi import APIRouter
 from custodes.access.actor import Role
 from custodes.access.deps import Uow, requires
 from custodes.grants import service
-from custodes.grants.models import GrantCreate, GrantDecision, GrantRead, GrantStatus, SubjectLookup, SubjectMatch
+from custodes.grants.models import (
+    GrantCreate,
+    GrantDecision,
+    GrantEvent,
+    GrantRead,
+    GrantRevoke,
+    GrantStatus,
+    SubjectLookup,
+    SubjectMatch,
+)
 
 router = APIRouter(prefix="/v1/trail-grants", tags=["trail grants"])
 
@@ -50,3 +59,22 @@ def decide_grant(grant_id: uuid.UUID, data: GrantDecision, uow: Uow) -> GrantRea
     grant = service.decide(uow=uow, grant_id=grant_id, data=data)
     uow.commit()
     return GrantRead.model_validate(grant)
+
+
+@router.post("/{grant_id}/revocation", response_model=GrantRead,
+             dependencies=[requires(Role.CASEWORKER, Role.POLICE)])
+def revoke_grant(grant_id: uuid.UUID, data: GrantRevoke, uow: Uow) -> GrantRead:
+    """End a live grant before it expires, with a reason: a caseworker of the owning agency revokes it,
+    or the officer who asked withdraws it. Later reads under it are refused (and audited)."""
+    grant = service.revoke(uow=uow, grant_id=grant_id, data=data)
+    uow.commit()
+    return GrantRead.model_validate(grant)
+
+
+@router.get("/{grant_id}/history", response_model=list[GrantEvent],
+            dependencies=[requires(Role.POLICE, Role.CASEWORKER, Role.AUDITOR)])
+def grant_history(grant_id: uuid.UUID, uow: Uow) -> list[GrantEvent]:
+    """Requested, decided, revoked, withdrawn or expired, and every read tried under the grant."""
+    events = service.history(uow=uow, grant_id=grant_id)
+    uow.commit()
+    return events

@@ -22,6 +22,7 @@ from custodes.retention import service as retention_plan
 from custodes.retention.policy import RetentionPolicy
 from custodes.review.models import ReviewItem
 from custodes.subject_access.models import CaseTask, Representation
+from custodes.subject_access.scheduled import ALERT_TASK_OVERDUE
 
 NO_BREACH = ("false_alarm", "explained")
 DUE_SOON = timedelta(days=14)
@@ -68,7 +69,13 @@ def police_access(session: Session) -> dict[str, Any]:
     for (detail,) in session.execute(select(AuditEntry.detail).where(AuditEntry.action == "refuse",
                                                                      AuditEntry.target_type == "trail")):
         refused_reads[(detail or {}).get("reason", "unknown").split(":")[0]] += 1
+    ended = Counter()
+    for revoked_by, requested_by in session.execute(select(TrailGrant.revoked_by, TrailGrant.requested_by)
+                                                    .where(TrailGrant.revoked_at.is_not(None))):
+        ended["withdrawn_by_the_officer" if revoked_by == requested_by else "revoked_by_the_owning_agency"] += 1
     return {"requests_by_purpose": {p: {"requested": sum(c.values()), **dict(c)} for p, c in by.items()},
+            "revocations": {"total": sum(ended.values()), "revoked_by_the_owning_agency": 0,
+                            "withdrawn_by_the_officer": 0, **ended},
             "refused_trail_reads": sum(refused_reads.values()), "refused_reads_by_reason": dict(refused_reads)}
 
 
@@ -98,11 +105,16 @@ def checkins(session: Session) -> dict[str, Any]:
     prompts = Counter(f"{s}:{o or '-'}" for s, o in session.execute(select(CheckInPrompt.status,
                                                                             CheckInPrompt.outcome)))
     reviews = Counter(o or "open" for (o,) in session.execute(select(ReviewItem.outcome)))
-    return {"prompts_by_status_and_machine_outcome": dict(prompts), "human_review_outcomes": dict(reviews)}
+    # Why items went to people: the machine's reasons, and the audit sample of verified check-ins.
+    by_reason = Counter(f"{r}:{o or 'open'}" for r, o in session.execute(select(ReviewItem.reason,
+                                                                                 ReviewItem.outcome)))
+    return {"prompts_by_status_and_machine_outcome": dict(prompts), "human_review_outcomes": dict(reviews),
+            "review_items_by_reason_and_outcome": dict(by_reason)}
 
 
 def voice(session: Session, now: datetime) -> dict[str, Any]:
-    """Representations and contests, and how long people waited for a human answer."""
+    """Representations and contests, how long people waited for a human answer, and the alerts raised
+    when an answer was not given by its deadline."""
     reps = Counter(k for (k,) in session.execute(select(Representation.kind)))
     tasks: dict[str, dict[str, Any]] = {}
     for kind in sorted({k for (k,) in session.execute(select(CaseTask.kind).distinct())}):
@@ -114,7 +126,9 @@ def voice(session: Session, now: datetime) -> dict[str, Any]:
                        "answered_late": sum(1 for _, _, due, d in rows if d is not None and d > due),
                        "days_to_answer_median": round(median(waits), 2) if waits else None,
                        "days_to_answer_max": round(waits[-1], 2) if waits else None}
-    return {"representations": dict(reps), "tasks": tasks}
+    alerted = Counter((ev or {}).get("task_kind", "unknown") for (ev,) in session.execute(
+        select(Alert.evidence).where(Alert.kind == ALERT_TASK_OVERDUE)))
+    return {"representations": dict(reps), "tasks": tasks, "overdue_alerts_raised": dict(alerted)}
 
 
 def proportionality(session: Session, now: datetime) -> dict[str, Any]:

@@ -1,11 +1,18 @@
 """The fairness report's figures: per consented group, failure-to-acquire and FNMR from live
-check-ins and reviewers' decisions, and same-group FMR from evaluations, each with a Wilson 95 %
-interval; the max/min ratio across groups; groups whose interval lies wholly above the others.
+check-ins and reviewers' decisions, same-group FMR from the live audit sample and from evaluations,
+each with a Wilson 95 % interval; the max/min ratio across groups; groups whose interval lies
+wholly above the others.
 
 Live FNMR: a check-in the machine did not verify but a reviewer judged "same person" is a false
-non-match; the genuine attempts are those plus the check-ins the machine verified (a verified
-check-in is taken as genuine: live false matches are not observable without an audit sample, so
-same-group FMR comes from evaluations such as `custodes eval faces --json`).
+non-match; the genuine attempts are those plus the check-ins the machine verified.
+
+Live (audited) FMR: a share of verified check-ins goes to people as audit items
+(`checkins/audit_sample.py`, chosen by a keyed hash of the prompt id alone, never by group). Of the
+closed audit items a reviewer could judge (not "unusable"), those closed as "different person"
+(two reviewers agreeing, as every adverse finding needs) are false matches. Within a group every
+check-in claims that group's own enrolled face, so this is a same-group rate; its denominator is
+verified check-ins, not impostor comparisons, so it is read beside an evaluation's FMR rather than
+against the evaluation's target.
 """
 
 from __future__ import annotations
@@ -23,9 +30,14 @@ from sqlalchemy.orm import Session
 from custodes.biometrics.metrics import wilson
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt
 from custodes.reports.models import DemographicRecord
-from custodes.review.models import ReviewItem
+from custodes.review.models import ADVERSE, ReviewDecisionKind, ReviewItem
 
 UNLABELLED = "unlabelled"
+# Shown, but not groups to compare or make a claim for: no label, or an evaluation pair whose people
+# carry several labels (`custodes eval faces` reports them as "multiple").
+NOT_GROUPS = (UNLABELLED, "multiple")
+AUDIT_REASONS = ("audit_sample", "random_sample")  # the audit sample's reason, and the older inline sample's
+METRICS = ("fta", "fnmr", "audited_fmr")
 
 
 def rate(k: int, n: int) -> dict[str, Any]:
@@ -35,7 +47,7 @@ def rate(k: int, n: int) -> dict[str, Any]:
 
 def compare(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Across the groups of one attribute: the max/min ratio and any group wholly above the rest."""
-    measured = {g: r for g, r in rows.items() if r["n"] and g != UNLABELLED}
+    measured = {g: r for g, r in rows.items() if r["n"] and g not in NOT_GROUPS}
     rates = [r["rate"] for r in measured.values()]
     ratio = None
     if len(rates) >= 2 and min(rates) > 0:
@@ -66,10 +78,10 @@ def _in(col, t_from: datetime | None, t_to: datetime | None):
 
 def live_counts(session: Session, t_from: datetime | None, t_to: datetime | None
                 ) -> dict[str, dict[str, dict[str, list[int]]]]:
-    """attribute -> group -> {"fta": [k, n], "fnmr": [k, n]} from check-ins and reviews in the window."""
+    """attribute -> group -> {metric: [k, n]} from check-ins and reviews in the window."""
     labels = _groups(session)
     attributes = sorted({a for v in labels.values() for a in v})
-    counts: dict = {a: defaultdict(lambda: {"fta": [0, 0], "fnmr": [0, 0]}) for a in attributes}
+    counts: dict = {a: defaultdict(lambda: {m: [0, 0] for m in METRICS}) for a in attributes}
 
     def add(subject_id, metric, k):
         for a in attributes:
@@ -87,6 +99,10 @@ def live_counts(session: Session, t_from: datetime | None, t_to: datetime | None
             ReviewItem.outcome == "same_person", ReviewItem.machine_outcome != "verified",
             ReviewItem.score.is_not(None), *_in(ReviewItem.closed_at, t_from, t_to))):
         add(sid, "fnmr", 1)
+    for sid, outcome in session.execute(select(ReviewItem.subject_id, ReviewItem.outcome).where(
+            ReviewItem.reason.in_(AUDIT_REASONS), ReviewItem.status == "closed",
+            ReviewItem.outcome != ReviewDecisionKind.UNUSABLE.value, *_in(ReviewItem.closed_at, t_from, t_to))):
+        add(sid, "audited_fmr", int(outcome == ADVERSE.value))  # two reviewers agreed: a different person
     return {a: {g: dict(v) for g, v in groups.items()} for a, groups in counts.items()}
 
 
@@ -120,7 +136,7 @@ def build(session: Session, *, t_from: datetime | None, t_to: datetime | None,
                                          "to": t_to.isoformat() if t_to else None},
                               "live": {}, "evaluation": None}
     for attribute, groups in live.items():
-        rows = {m: {g: rate(*c[m]) for g, c in groups.items()} for m in ("fta", "fnmr")}
+        rows = {m: {g: rate(*c[m]) for g, c in groups.items()} for m in METRICS}
         report["live"][attribute] = {m: {"groups": rows[m], "comparison": compare(rows[m])} for m in rows}
     if faces_eval is not None:
         ev = from_evaluation(faces_eval)
@@ -129,6 +145,6 @@ def build(session: Session, *, t_from: datetime | None, t_to: datetime | None,
             ev["attributes"][attribute] = {
                 "groups": rows, "fmr_comparison": compare(fmr_rows),
                 "threshold_meets_target_in_every_group": all(r["threshold_meets_target"] == "within target"
-                                                             for g, r in rows.items() if g != UNLABELLED)}
+                                                             for g, r in rows.items() if g not in NOT_GROUPS)}
         report["evaluation"] = ev
     return report

@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-LABELS = {"fta": "failure to acquire (live)", "fnmr": "false non-match rate (live, from reviewers)"}
+LABELS = {"fta": "failure to acquire (live)", "fnmr": "false non-match rate (live, from reviewers)",
+          "audited_fmr": "same-group false match rate (live audit sample)"}
+AUDIT_NOTE = ("A share of the check-ins the machine verified goes to reviewers as audit items, chosen by a keyed hash "
+              "of the check-in's id alone (never by group). k = audit items closed as \"different person\" (two "
+              "reviewers agreeing); n = audit items closed with a finding (\"unusable\" left out). The denominator "
+              "is verified check-ins, not impostor comparisons: read it beside the evaluation's FMR.")
 
 
 def _pct(r: dict[str, Any]) -> str:
@@ -32,18 +37,26 @@ def fairness_markdown(report: dict[str, Any], chart: str | None) -> str:
     for attribute, metrics in report["live"].items():
         lines += [f"## Live: {attribute}", ""]
         for m, block in metrics.items():
+            if m == "audited_fmr":
+                continue  # shown beside the evaluation's, below
             lines += [f"### {LABELS[m]}", "", "| group | rate [95% CI] (k/n) |", "|---|---|"]
             lines += [f"| {g} | {_pct(r)} |" for g, r in sorted(block["groups"].items())]
             lines += ["", _cmp(block["comparison"]), ""]
     ev = report["evaluation"]
+    lines += ["## Same-group false match rate", "", "### Live, from the audit sample", "", AUDIT_NOTE, ""]
+    if not report["live"]:
+        lines += ["No consented demographic records: no per-group audited FMR.", ""]
+    for attribute, metrics in report["live"].items():
+        block = metrics["audited_fmr"]
+        lines += [f"#### {attribute}", "", "| group | audited FMR [95% CI] (k/n) |", "|---|---|"]
+        lines += [f"| {g} | {_pct(r)} |" for g, r in sorted(block["groups"].items())]
+        lines += ["", _cmp(block["comparison"]), ""]
     if ev is None:
-        lines += ["## Same-group false match rate", "",
-                  "No evaluation given (`--faces-eval`): live false matches are not observable without an audit "
-                  "sample, so no same-group FMR is reported.", ""]
+        lines += ["### From an evaluation", "", "No evaluation given (`--faces-eval`).", ""]
     else:
-        lines += [f"## Same-group false match rate (evaluation: {ev['source']}; target FMR {ev['target_fmr']:g})", ""]
+        lines += [f"### From an evaluation ({ev['source']}; target FMR {ev['target_fmr']:g})", ""]
         for attribute, block in ev["attributes"].items():
-            lines += [f"### {attribute}", "",
+            lines += [f"#### {attribute}", "",
                       "| group | same-group FMR [95% CI] | FNMR [95% CI] | threshold vs target |",
                       "|---|---|---|---|"]
             lines += [f"| {g} | {_pct(r['same_group_fmr'])} | {_pct(r['fnmr'])} | {r['threshold_meets_target']} |"

@@ -1,6 +1,7 @@
 """How another domain hands a case to review: a narrow request of plain values.
 
-Check-ins call `open_item` with a `ReviewRequest`; review knows nothing of how check-ins store
+Check-ins call `open_item` with a `ReviewRequest` (and `queued` to skip prompts already in review);
+review knows nothing of how check-ins store
 their prompts, attempts or photos (it reads those through `ports.CaseEvidence`).
 """
 
@@ -41,3 +42,10 @@ def open_item(*, uow: UnitOfWork, request: ReviewRequest) -> ReviewItem:
     uow.publish(TOPIC_OPENED, {"item_id": str(item.id), "subject_id": str(item.subject_id),
                                "reason": request.reason})
     return item
+
+
+def queued(*, uow: UnitOfWork, prompt_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these prompts already have a review item (of any reason)."""
+    if not prompt_ids:
+        return set()
+    return set(uow.session.scalars(select(ReviewItem.prompt_id).where(ReviewItem.prompt_id.in_(prompt_ids))))

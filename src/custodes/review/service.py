@@ -136,7 +136,8 @@ def ground_truth(*, uow: UnitOfWork, limit: int, offset: int) -> tuple[list[Grou
 ERROR_QUESTIONS = (
     ("rejected as no match, but the same person", ("no_match", "near_threshold"), ReviewDecisionKind.SAME_PERSON),
     ("rejected by liveness, but the same (live) person", ("liveness_failed",), ReviewDecisionKind.SAME_PERSON),
-    ("verified (random sample), but a different person", ("random_sample",), ReviewDecisionKind.DIFFERENT_PERSON),
+    ("verified (audit sample), but a different person", ("random_sample", "audit_sample"),
+     ReviewDecisionKind.DIFFERENT_PERSON),
 )
 
 

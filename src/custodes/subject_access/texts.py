@@ -32,6 +32,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "alert.check_in_missed": "A check-in was missed.",
         "alert.check_in_failed": "Two reviewers decided a check-in photo was not you.",
         "alert.review_overdue": "Your order's quarterly review is overdue. Your caseworker has been told.",
+        "alert.task_overdue": "The answer to your representation or challenge is late. Your caseworker has been "
+                              "told.",
         "alert.curfew_breach_started": "You appeared to be away from the curfew address during curfew hours.",
         "alert.curfew_breach_ended": "You were back at the curfew address.",
         "alert.curfew_no_fix": "No location was received during curfew hours.",
@@ -75,6 +77,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "alert.check_in_missed": "Një kontroll nuk u krye.",
         "alert.review_overdue": "Rishikimi tremujor i urdhrit tuaj është vonuar. Punonjësi juaj i çështjes është "
                                 "njoftuar.",
+        "alert.task_overdue": "Përgjigja për parashtresën ose kundërshtimin tuaj është vonuar. Punonjësi juaj i "
+                              "çështjes është njoftuar.",
         "alert.curfew_breach_started": "Dukej se ishit larg adresës së orës policore gjatë orëve të saj.",
         "alert.device_silent": "Pajisja juaj ndaloi së dërguari të dhëna.",
         "status.open": "Ende pa u shqyrtuar", "status.acknowledged": "Në shqyrtim", "status.resolved": "Mbyllur",
@@ -104,6 +108,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "alert.check_in_missed": "Pominięto zgłoszenie.",
         "alert.review_overdue": "Kwartalny przegląd Twojego nakazu jest opóźniony. Twój opiekun sprawy został "
                                 "powiadomiony.",
+        "alert.task_overdue": "Odpowiedź na Twoje stanowisko lub sprzeciw jest opóźniona. Twój opiekun sprawy "
+                              "został powiadomiony.",
         "alert.curfew_breach_started": "Wyglądało na to, że w godzinach zakazu byłeś poza adresem.",
         "alert.device_silent": "Twoje urządzenie przestało wysyłać dane.",
         "status.open": "Jeszcze nie sprawdzone", "status.acknowledged": "W trakcie sprawdzania",
@@ -137,6 +143,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "alert.check_in_missed": "O verificare a fost ratată.",
         "alert.review_overdue": "Revizuirea trimestrială a ordinului tău este întârziată. Consilierul tău a fost "
                                 "anunțat.",
+        "alert.task_overdue": "Răspunsul la reprezentarea sau contestația ta este întârziat. Consilierul tău a "
+                              "fost anunțat.",
         "alert.curfew_breach_started": "Se pare că ai fost departe de adresă în orele de restricție.",
         "alert.device_silent": "Dispozitivul tău a încetat să trimită date.",
         "status.open": "Încă neverificat", "status.acknowledged": "În verificare", "status.resolved": "Închis",
