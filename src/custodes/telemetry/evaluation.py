@@ -171,20 +171,22 @@ def evaluate_many(runs: list[Run], now: datetime,
         ev = BatchEvaluator([st.subject_id for _, st in vector], [runs[k].rules for k, _ in vector],
                             [st for _, st in vector])
         cols = [runs[k].cols for k, _ in vector]
-        counts = np.array([len(c) for c in cols])
+        counts = np.fromiter((len(c.t_ms) for c in cols), np.int64, len(cols))
+        seqs = np.fromiter((runs[k].seq for k, _ in vector), np.int64, len(vector))
         batch = FixBatch(np.repeat(np.arange(len(vector)), counts),
                          np.concatenate([c.t_ms for c in cols]).astype(np.int64) * 1000,
                          np.concatenate([c.lat for c in cols]), np.concatenate([c.lon for c in cols]),
                          np.concatenate([c.accuracy_m for c in cols]).astype(np.float64),
-                         np.concatenate([fix_id(runs[k].seq, c.index.astype(np.int64))
-                                         for (k, _), c in zip(vector, cols)]),
+                         np.repeat(seqs * FIX_ID_BASE, counts) + np.concatenate([c.index for c in cols]),
                          np.concatenate([c.source for c in cols]).astype(np.int8))
-        events: dict[str, list[Event]] = {}
-        for e in ev.evaluate(batch, now):
-            events.setdefault(_subject_of(e), []).append(e)
-        for i, (k, st) in enumerate(vector):
-            new = ev.state(i)
-            out[k] = (new, events.get(st.subject_id, []) + near.get(k, []))
+        events: dict[int, list[Event]] = {}
+        for i, e in ev.evaluate_indexed(batch, now):
+            events.setdefault(i, []).append(e)
+        for i, ((k, st), new) in enumerate(zip(vector, ev.all_states())):
+            got = events.get(i, [])
+            if k in near:
+                got = got + near[k]
+            out[k] = (new, got)
             current[st.subject_id] = new
     return out  # type: ignore[return-value]
 
@@ -214,7 +216,3 @@ def _proximity(runs: list[Run], members: list[int], current: dict[str, SubjectSt
     for k, st in zip(ks, new):
         current[st.subject_id] = st
     return {k: e for k, e in zip(ks, events) if e}
-
-
-def _subject_of(e: Event) -> str:
-    return e.dedupe_key.split(":", 1)[0]  # every dedupe key starts with the subject id

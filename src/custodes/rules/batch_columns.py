@@ -1,0 +1,205 @@
+"""Rule sets and subject states as columns, so that an evaluator built for one pipeline turn costs
+next to nothing per subject.
+
+Every rule set this process evaluates is numbered once in `RuleTable`: its zones become rows of
+flat arrays (a CSR mapping rule set -> zones), so gathering a turn's rules is one fancy index.
+A state the batch path produced carries its own columns (`SubjectState.columns`, dropped by any
+`evolve`), so the next turn loads it without walking its zones or its curfews again: exactly what
+an evaluator kept alive between the turns would hold.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+
+import numpy as np
+
+from custodes.rules.models import Fix, RuleSet, SubjectState, WindowState, ZoneState
+
+US = timedelta(microseconds=1)
+# State columns carried by a state (SubjectState.columns[1]), in this order.
+INT_COLUMNS = ("last_t", "last_id", "last_src", "implausible", "checked_to", "curfew_due", "open_window",
+               "curfew_unsettled", "silent", "last_status", "open_start", "open_end", "complete")
+FLOAT_COLUMNS = ("last_lat", "last_lon", "last_acc")
+_RESET_AT = 2_000_000  # rule sets: beyond this the table starts afresh (superseded rule sets leave)
+
+
+@dataclass
+class Gathered:
+    """A turn's rules in columns: per (subject, zone slot) and per subject."""
+
+    nzones: np.ndarray
+    kind: np.ndarray  # -1 no zone, 0 circle, 1 raster polygon, 2 small polygon
+    poly: np.ndarray
+    circle: np.ndarray  # (5, n, k): lat0, lon0, kx, ky, radius
+    margin: np.ndarray
+    dwell: np.ndarray
+    curfew_zone: np.ndarray
+    exclusion: np.ndarray
+    max_speed: np.ndarray
+    silent_after: np.ndarray
+    presence_age: np.ndarray
+    curfew_col: np.ndarray  # the curfew zone's slot when the rule set has exactly one curfew, else -1
+    no_fix_after: np.ndarray
+
+
+class RuleTable:
+    """Every rule set this process has judged, numbered once; holding them keeps their ids unique."""
+
+    def __init__(self, number_shape) -> None:
+        self._number_shape = number_shape  # shape -> (kind, polygon number)
+        self._lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._index: dict[int, int] = {}
+        self._rules: list[RuleSet] = []
+        self._zf = np.zeros((1024, 6))  # lat0, lon0, kx, ky, radius, margin
+        self._zi = np.zeros((1024, 5), np.int64)  # kind, poly, dwell, curfew zone, exclusion
+        self._rf = np.zeros((256, 1))  # max speed
+        self._ri = np.zeros((256, 6), np.int64)  # zone start, zones, silent after, presence age, curfew col, no fix
+        self._nz = 0
+
+    def _add(self, r: RuleSet) -> int:
+        k = len(self._rules)
+        if k >= len(self._ri):
+            self._ri = np.resize(self._ri, (2 * len(self._ri), 6))
+            self._rf = np.resize(self._rf, (2 * len(self._rf), 1))
+        z = len(r.compiled)
+        while self._nz + z > len(self._zi):
+            self._zi = np.resize(self._zi, (2 * len(self._zi), 5))
+            self._zf = np.resize(self._zf, (2 * len(self._zf), 6))
+        cz_ids = r.curfew_zone_ids()
+        for j, cz in enumerate(r.compiled):
+            s = cz.shape
+            kind, poly = self._number_shape(s)
+            circle = (s.lat0, s.lon0, s.kx, s.ky, s.radius) if s.radius is not None else (0.0,) * 5
+            self._zf[self._nz + j] = (*circle, cz.rule.margin_m)
+            self._zi[self._nz + j] = (kind, poly, timedelta(seconds=cz.rule.min_dwell_s) // US,
+                                      cz.rule.zone_id in cz_ids, cz.rule.kind == "exclusion")
+        col = -1
+        if len(r.curfews) == 1:
+            c = r.curfews[0]
+            col = next(j for j, zr in enumerate(r.zones) if zr.zone_id == c.zone_id)
+            no_fix = timedelta(seconds=c.no_fix_after_s) // US
+        else:
+            no_fix = 0
+        self._ri[k] = (self._nz, z, timedelta(seconds=r.silent_after_s) // US,
+                       timedelta(seconds=r.presence_max_age_s) // US, col, no_fix)
+        self._rf[k] = r.max_speed_mps
+        self._nz += z
+        self._rules.append(r)
+        self._index[id(r)] = k
+        return k
+
+    def gather(self, rulesets: list[RuleSet]) -> Gathered:
+        with self._lock:
+            if len(self._rules) > _RESET_AT:
+                self._clear()
+            index, add = self._index, self._add
+            rid = np.fromiter(((k if (k := index.get(id(r))) is not None else add(r)) for r in rulesets),
+                              np.int64, len(rulesets))
+            ri, rf = self._ri[rid], self._rf[rid, 0]
+            nz = ri[:, 1]
+            k = int(nz.max()) if len(nz) else 0
+            slot = np.arange(k)
+            valid = slot[None, :] < nz[:, None]
+            at = np.where(valid, ri[:, :1] + slot[None, :], 0)
+            zi, zf = self._zi[at], self._zf[at]  # (n, k, 5), (n, k, 6)
+        zi[~valid] = 0
+        zf[~valid] = 0.0
+        kind = np.where(valid, zi[..., 0], -1).astype(np.int8)
+        return Gathered(nz, kind, zi[..., 1].copy(), np.moveaxis(zf[..., :5], 2, 0).copy(), zf[..., 5].copy(),
+                        zi[..., 2].copy(), zi[..., 3].astype(bool), zi[..., 4].astype(bool), rf,
+                        ri[:, 2].copy(), ri[:, 3].copy(), ri[:, 4].copy(), ri[:, 5].copy())
+
+
+NO_TIME = np.iinfo(np.int64).min
+NO_ID = np.iinfo(np.int64).min
+SOURCES = ("gps", "cell", "wifi")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _at(us: int) -> datetime | None:
+    return None if us == NO_TIME else EPOCH + timedelta(microseconds=us)
+
+
+def load_carried(ev, idx: list[int]) -> None:
+    """Load, in bulk, the subjects whose states carry the columns this batch path left them."""
+    if not idx:
+        return
+    rows = np.asarray(idx, np.int64)
+    cols = [ev.states[i].columns for i in idx]
+    ints = np.array([c[1] for c in cols], np.int64).reshape(-1, len(INT_COLUMNS))
+    floats = np.array([c[2] for c in cols], np.float64).reshape(-1, len(FLOAT_COLUMNS))
+    for j, name in enumerate(INT_COLUMNS):
+        getattr(ev, name)[rows] = ints[:, j]
+    for j, name in enumerate(FLOAT_COLUMNS):
+        getattr(ev, name)[rows] = floats[:, j]
+    nz = ev.nzones[rows]
+    if nz.any():
+        z = np.fromiter(chain.from_iterable(c[3] for c in cols), np.int64, 4 * int(nz.sum())).reshape(-1, 4)
+        valid = np.arange(ev.kind.shape[1])[None, :] < nz[:, None]
+        for j, col in enumerate((ev.side, ev.since, ev.pend, ev.psince)):
+            part = col[rows]
+            part[valid] = z[:, j]
+            col[rows] = part
+
+
+def save_states(ev, idx: np.ndarray) -> None:
+    """Write the columns of subjects `idx` back into their states (each carrying its columns)."""
+    if not idx.size:
+        return
+    k = ev.kind.shape[1]
+    nz = ev.nzones[idx]
+    valid = np.arange(k)[None, :] < nz[:, None]
+    now = (ev.side[idx], ev.since[idx], ev.pend[idx], ev.psince[idx])
+    moved = np.zeros((idx.size, k), bool)
+    for a, b in zip(now, ev.loaded):
+        moved |= a != b[idx]
+    moved &= valid
+    has_fix = ev.last_t[idx] != NO_TIME
+    rebuild = (moved.any(axis=1) | ~ev.complete[idx]) & has_fix
+    complete = ev.complete[idx] | has_fix
+    ints = np.stack([ev.last_t[idx], ev.last_id[idx], ev.last_src[idx], ev.implausible[idx], ev.checked_to[idx],
+                     ev.curfew_due[idx], ev.open_window[idx], ev.curfew_unsettled[idx], ev.silent[idx],
+                     ev.last_status[idx], ev.open_start[idx], ev.open_end[idx], complete], axis=1).tolist()
+    floats = np.stack([ev.last_lat[idx], ev.last_lon[idx], ev.last_acc[idx]], axis=1).tolist()
+    zflat = np.stack(now, axis=2)[valid].ravel().tolist()
+    zoff = (np.cumsum(nz) - nz) * 4
+    pending = ev.win_pending[idx].tolist()
+    for q, (i, row, fl, lo, n, again) in enumerate(zip(idx.tolist(), ints, floats, zoff.tolist(), nz.tolist(),
+                                                       rebuild.tolist())):
+        st, rules = ev.states[i], ev.rules[i]
+        zones = st.zones
+        if again:
+            zones = dict(zones)
+            for j, z in enumerate(rules.zones):
+                if moved[q, j] or z.zone_id not in zones:
+                    sd, sn, pd, ps = zflat[lo + 4 * j: lo + 4 * j + 4]
+                    zones[z.zone_id] = ZoneState(sd, _at(sn), pd, _at(ps))
+        last_t = row[0]
+        if last_t == NO_TIME:
+            last = st.last_fix
+        else:
+            last = Fix.trusted(EPOCH + timedelta(microseconds=last_t), fl[0], fl[1], fl[2], SOURCES[row[2]],
+                               None if row[1] == NO_ID else row[1])
+        windows, decided = st.windows, st.decided_to
+        if pending[q]:
+            start = _at(int(ev.win_start[i]))
+            end = _at(int(ev.win_end[i]))
+            w = WindowState(start, end, start, 1) if ev.win_breach[i] else WindowState(start, end)
+            windows = {**windows, rules.curfews[0].curfew_id: w}
+            decided = start if decided is None else max(decided, start)
+        new = SubjectState(st.subject_id, last, zones, windows, _at(row[4]), st.battery, st.strap, st.charging,
+                           st.last_status_at, st.silent_since, bool(row[3]), decided)
+        object.__setattr__(new, "columns", (rules, row, fl, zflat[lo: lo + 4 * n]))
+        ev.states[i] = new
+    ev.touched[idx] = False
+    ev.win_pending[idx] = False
+    ev.complete[idx] = complete
+    for a, b in zip(now, ev.loaded):
+        b[idx] = a
