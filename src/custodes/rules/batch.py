@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from custodes.rules.batch_columns import RuleTable, load_carried, save_states
+from custodes.rules.batch_columns import RuleTable, carried, load_carried, save_states
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
 from custodes.rules.engine import _pending, evaluate_tick
 from custodes.rules.models import (
@@ -130,7 +130,7 @@ class BatchEvaluator:
         self.rules = list(rulesets)
         self.states = list(states) if states is not None else [SubjectState(s) for s in subject_ids]
         g = _TABLE.gather(self.rules)
-        self.nzones, self.kind, self.poly, self.circle = g.nzones, g.kind, g.poly, g.circle
+        self.number, self.nzones, self.kind, self.poly, self.circle = g.number, g.nzones, g.kind, g.poly, g.circle
         self.margin, self.dwell, self.curfew_zone, self.exclusion = g.margin, g.dwell, g.curfew_zone, g.exclusion
         self.atlas = _RASTERS.built()
         self.small = _SMALL.built()
@@ -168,14 +168,12 @@ class BatchEvaluator:
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
         self.pairs = 0  # (fix, zone) pairs classified one by one (the rest were judged per subject)
-        carried = []
-        for i, st in enumerate(self.states):
-            c = st.columns
-            if c is not None and c[0] is self.rules[i]:
-                carried.append(i)
-            else:
-                self._load(i, st)
-        load_carried(self, carried)
+        fast = carried(self)
+        slow = np.ones(n, bool)
+        slow[fast] = False
+        for i in np.flatnonzero(slow).tolist():
+            self._load(i, self.states[i])
+        load_carried(self, fast)
         # What states[i].zones says, to rebuild only the zones that moved.
         self.loaded = (self.side.copy(), self.since.copy(), self.pend.copy(), self.psince.copy())
 

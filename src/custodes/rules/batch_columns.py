@@ -31,6 +31,7 @@ _RESET_AT = 2_000_000  # rule sets: beyond this the table starts afresh (superse
 class Gathered:
     """A turn's rules in columns: per (subject, zone slot) and per subject."""
 
+    number: np.ndarray  # (generation, rule set number) per subject: what carried columns must match
     nzones: np.ndarray
     kind: np.ndarray  # -1 no zone, 0 circle, 1 raster polygon, 2 small polygon
     poly: np.ndarray
@@ -55,6 +56,7 @@ class RuleTable:
         self._clear()
 
     def _clear(self) -> None:
+        self.generation = getattr(self, "generation", 0) + 1
         self._index: dict[int, int] = {}
         self._rules: list[RuleSet] = []
         self._zf = np.zeros((1024, 6))  # lat0, lon0, kx, ky, radius, margin
@@ -112,7 +114,8 @@ class RuleTable:
         zi[~valid] = 0
         zf[~valid] = 0.0
         kind = np.where(valid, zi[..., 0], -1).astype(np.int8)
-        return Gathered(nz, kind, zi[..., 1].copy(), np.moveaxis(zf[..., :5], 2, 0).copy(), zf[..., 5].copy(),
+        number = np.stack([np.full(len(rid), self.generation, np.int64), rid], axis=1)
+        return Gathered(number, nz, kind, zi[..., 1].copy(), np.moveaxis(zf[..., :5], 2, 0).copy(), zf[..., 5].copy(),
                         zi[..., 2].copy(), zi[..., 3].astype(bool), zi[..., 4].astype(bool), rf,
                         ri[:, 2].copy(), ri[:, 3].copy(), ri[:, 4].copy(), ri[:, 5].copy())
 
@@ -127,26 +130,43 @@ def _at(us: int) -> datetime | None:
     return None if us == NO_TIME else EPOCH + timedelta(microseconds=us)
 
 
-def load_carried(ev, idx: list[int]) -> None:
+HEAD = 2 + len(INT_COLUMNS) + len(FLOAT_COLUMNS)  # int64 words before the zones' (side, since, pend, psince)
+
+
+def carried(ev) -> np.ndarray:
+    """Subjects whose states carry columns of this very rule set (bytes of int64 words)."""
+    ok = np.fromiter((c is not None and len(c) == 8 * (HEAD + 4 * z) for c, z in
+                      zip((st.columns for st in ev.states), ev.nzones.tolist())), bool, len(ev.states))
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        words = ev.nzones[idx] * 4 + HEAD
+        flat = np.frombuffer(b"".join([ev.states[i].columns for i in idx.tolist()]), np.int64)
+        start = np.cumsum(words) - words
+        same = (flat[start] == ev.number[idx, 0]) & (flat[start + 1] == ev.number[idx, 1])
+        idx = idx[same]
+    return idx
+
+
+def load_carried(ev, idx: np.ndarray) -> None:
     """Load, in bulk, the subjects whose states carry the columns this batch path left them."""
-    if not idx:
+    if not idx.size:
         return
-    rows = np.asarray(idx, np.int64)
-    cols = [ev.states[i].columns for i in idx]
-    ints = np.array([c[1] for c in cols], np.int64).reshape(-1, len(INT_COLUMNS))
-    floats = np.array([c[2] for c in cols], np.float64).reshape(-1, len(FLOAT_COLUMNS))
+    nz = ev.nzones[idx]
+    words = nz * 4 + HEAD
+    flat = np.frombuffer(b"".join([ev.states[i].columns for i in idx.tolist()]), np.int64)
+    start = np.cumsum(words) - words
+    head = flat[start[:, None] + np.arange(HEAD)[None, :]]
     for j, name in enumerate(INT_COLUMNS):
-        getattr(ev, name)[rows] = ints[:, j]
+        getattr(ev, name)[idx] = head[:, 2 + j]
+    floats = head[:, 2 + len(INT_COLUMNS):].view(np.float64)
     for j, name in enumerate(FLOAT_COLUMNS):
-        getattr(ev, name)[rows] = floats[:, j]
-    nz = ev.nzones[rows]
-    if nz.any():
-        z = np.fromiter(chain.from_iterable(c[3] for c in cols), np.int64, 4 * int(nz.sum())).reshape(-1, 4)
-        valid = np.arange(ev.kind.shape[1])[None, :] < nz[:, None]
+        getattr(ev, name)[idx] = floats[:, j]
+    k = ev.kind.shape[1]
+    if k:
+        valid = np.arange(k)[None, :] < nz[:, None]
+        at = start[:, None] + HEAD + 4 * np.arange(k)[None, :]
         for j, col in enumerate((ev.side, ev.since, ev.pend, ev.psince)):
-            part = col[rows]
-            part[valid] = z[:, j]
-            col[rows] = part
+            col[idx] = np.where(valid, flat[np.where(valid, at + j, 0)], col[idx])
 
 
 def save_states(ev, idx: np.ndarray) -> None:
@@ -166,40 +186,57 @@ def save_states(ev, idx: np.ndarray) -> None:
     complete = ev.complete[idx] | has_fix
     ints = np.stack([ev.last_t[idx], ev.last_id[idx], ev.last_src[idx], ev.implausible[idx], ev.checked_to[idx],
                      ev.curfew_due[idx], ev.open_window[idx], ev.curfew_unsettled[idx], ev.silent[idx],
-                     ev.last_status[idx], ev.open_start[idx], ev.open_end[idx], complete], axis=1).tolist()
-    floats = np.stack([ev.last_lat[idx], ev.last_lon[idx], ev.last_acc[idx]], axis=1).tolist()
+                     ev.last_status[idx], ev.open_start[idx], ev.open_end[idx], complete], axis=1)
+    floats = np.stack([ev.last_lat[idx], ev.last_lon[idx], ev.last_acc[idx]], axis=1)
+    zone_words = np.stack(now, axis=2).reshape(idx.size, 4 * k)
+    words = np.concatenate([ev.number[idx], ints, floats.view(np.int64), zone_words], axis=1)
+    size = (HEAD + 4 * nz) * 8
+    wide = 8 * words.shape[1]
+    blob = words.tobytes()
+    rows = ints.tolist()
+    fls = floats.tolist()
     zflat = np.stack(now, axis=2)[valid].ravel().tolist()
     zoff = (np.cumsum(nz) - nz) * 4
     pending = ev.win_pending[idx].tolist()
-    for q, (i, row, fl, lo, n, again) in enumerate(zip(idx.tolist(), ints, floats, zoff.tolist(), nz.tolist(),
-                                                       rebuild.tolist())):
-        st, rules = ev.states[i], ev.rules[i]
+    states, rules_of, make_fix, make_state, setattr_ = ev.states, ev.rules, Fix.trusted, SubjectState, object.__setattr__
+    epoch, us = EPOCH, timedelta
+    for q, (i, row, fl, lo, again, nb) in enumerate(zip(idx.tolist(), rows, fls, zoff.tolist(), rebuild.tolist(),
+                                                       size.tolist())):
+        st = states[i]
         zones = st.zones
         if again:
-            zones = dict(zones)
-            for j, z in enumerate(rules.zones):
-                if moved[q, j] or z.zone_id not in zones:
-                    sd, sn, pd, ps = zflat[lo + 4 * j: lo + 4 * j + 4]
-                    zones[z.zone_id] = ZoneState(sd, _at(sn), pd, _at(ps))
+            zones = _rebuilt(zones, rules_of[i], moved[q], zflat, lo)
         last_t = row[0]
-        if last_t == NO_TIME:
-            last = st.last_fix
-        else:
-            last = Fix.trusted(EPOCH + timedelta(microseconds=last_t), fl[0], fl[1], fl[2], SOURCES[row[2]],
-                               None if row[1] == NO_ID else row[1])
+        last = st.last_fix if last_t == NO_TIME else make_fix(
+            epoch + us(microseconds=last_t), fl[0], fl[1], fl[2], SOURCES[row[2]], None if row[1] == NO_ID else row[1])
         windows, decided = st.windows, st.decided_to
         if pending[q]:
-            start = _at(int(ev.win_start[i]))
-            end = _at(int(ev.win_end[i]))
-            w = WindowState(start, end, start, 1) if ev.win_breach[i] else WindowState(start, end)
-            windows = {**windows, rules.curfews[0].curfew_id: w}
-            decided = start if decided is None else max(decided, start)
-        new = SubjectState(st.subject_id, last, zones, windows, _at(row[4]), st.battery, st.strap, st.charging,
-                           st.last_status_at, st.silent_since, bool(row[3]), decided)
-        object.__setattr__(new, "columns", (rules, row, fl, zflat[lo: lo + 4 * n]))
-        ev.states[i] = new
+            windows, decided = _opened(ev, i, windows, decided)
+        checked = None if row[4] == NO_TIME else epoch + us(microseconds=row[4])
+        new = make_state(st.subject_id, last, zones, windows, checked, st.battery, st.strap, st.charging,
+                         st.last_status_at, st.silent_since, row[3] == 1, decided)
+        setattr_(new, "columns", blob[q * wide: q * wide + nb])
+        states[i] = new
     ev.touched[idx] = False
     ev.win_pending[idx] = False
     ev.complete[idx] = complete
     for a, b in zip(now, ev.loaded):
         b[idx] = a
+
+
+def _rebuilt(zones: dict, rules: RuleSet, moved: np.ndarray, zflat: list, lo: int) -> dict:
+    """The zone states from the columns; an unmoved zone keeps its object. Other keys (proximity
+    rules) are kept as they are."""
+    zones = dict(zones)
+    for j, z in enumerate(rules.zones):
+        if moved[j] or z.zone_id not in zones:
+            sd, sn, pd, ps = zflat[lo + 4 * j: lo + 4 * j + 4]
+            zones[z.zone_id] = ZoneState(sd, _at(sn), pd, _at(ps))
+    return zones
+
+
+def _opened(ev, i: int, windows: dict, decided):
+    """A window opened in columns (`BatchEvaluator._open_windows`), written into the state."""
+    start, end = _at(int(ev.win_start[i])), _at(int(ev.win_end[i]))
+    w = WindowState(start, end, start, 1) if ev.win_breach[i] else WindowState(start, end)
+    return {**windows, ev.rules[i].curfews[0].curfew_id: w}, start if decided is None else max(decided, start)

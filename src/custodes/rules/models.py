@@ -54,9 +54,14 @@ class Fix:
                 fix_id: int | str | None) -> Fix:
         """A fix from values already checked (the batch path's columns): no validation again."""
         f = object.__new__(cls)
-        for name, value in (("at", at), ("lat", lat), ("lon", lon), ("accuracy_m", accuracy_m), ("source", source),
-                            ("speed_mps", None), ("fix_id", fix_id)):
-            object.__setattr__(f, name, value)
+        put = object.__setattr__
+        put(f, "at", at)
+        put(f, "lat", lat)
+        put(f, "lon", lon)
+        put(f, "accuracy_m", accuracy_m)
+        put(f, "source", source)
+        put(f, "speed_mps", None)
+        put(f, "fix_id", fix_id)
         return f
 
 
