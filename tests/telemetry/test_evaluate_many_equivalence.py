@@ -102,3 +102,14 @@ def test_evaluate_many_equals_evaluate_run_by_run(seed, subjects, n_turns):
         assert _dicts(from_json) == _dicts(want)
         for (i, _, _), (s_many, _), (s_cold, _) in zip(runs, got, from_json):
             many[i], cold[i] = s_many, s_cold
+
+
+def test_carried_columns_belong_to_that_state_and_rule_set_only():
+    cols = _cols(np.random.default_rng(1), int(START.timestamp() * 1000), 10)
+    state = SubjectState("s0", curfews_checked_to=START - timedelta(minutes=5))
+    now = START + timedelta(minutes=10)
+    (st, _), = evaluate_many([Run(state, RULESETS[0], uuid.UUID(int=1), 0, cols, [])], now)
+    assert st.columns is not None  # written by the batch path
+    assert st.evolve(battery="low").columns is None  # any change drops them
+    assert SubjectState.from_dict(st.to_dict()).columns is None and "columns" not in st.to_dict()
+    assert st == SubjectState.from_dict(st.to_dict())  # not part of the state's value

@@ -22,7 +22,6 @@ from custodes.rules.models import (
     Fix,
     RuleSet,
     SubjectState,
-    WindowState,
     ZoneState,
     iso,
 )

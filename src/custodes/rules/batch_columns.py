@@ -13,14 +13,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 
 import numpy as np
 
 from custodes.rules.models import Fix, RuleSet, SubjectState, WindowState, ZoneState
 
 US = timedelta(microseconds=1)
-# State columns carried by a state (SubjectState.columns[1]), in this order.
+# State columns a state carries (SubjectState.columns: int64 words: rule set generation and number,
+# these, the floats, then (side, since, pending, pending since) per zone), in this order.
 INT_COLUMNS = ("last_t", "last_id", "last_src", "implausible", "checked_to", "curfew_due", "open_window",
                "curfew_unsettled", "silent", "last_status", "open_start", "open_end", "complete")
 FLOAT_COLUMNS = ("last_lat", "last_lon", "last_acc")
