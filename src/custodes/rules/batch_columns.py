@@ -193,10 +193,13 @@ def save_states(ev, idx: np.ndarray) -> None:
     size = (HEAD + 4 * nz) * 8
     wide = 8 * words.shape[1]
     blob = words.tobytes()
-    rows = ints.tolist()
+    rows = ints[:, :5].tolist()  # last fix time, id, source; implausible; checked to
     fls = floats.tolist()
-    zflat = np.stack(now, axis=2)[valid].ravel().tolist()
-    zoff = (np.cumsum(nz) - nz) * 4
+    # Zone words as Python ints only for the subjects whose zones are rebuilt.
+    again_rows = np.flatnonzero(rebuild)
+    zflat = np.stack(now, axis=2)[again_rows].reshape(-1).tolist()
+    zoff = np.zeros(idx.size, np.int64)
+    zoff[again_rows] = np.arange(again_rows.size) * 4 * k
     pending = ev.win_pending[idx].tolist()
     states, rules_of, make_fix, make_state, setattr_ = ev.states, ev.rules, Fix.trusted, SubjectState, object.__setattr__
     epoch, us = EPOCH, timedelta
