@@ -24,5 +24,8 @@ def test_bench_rules_prints_figures_settings_and_baselines():
     assert pipe["engine"]["turns"] == 2 and pipe["engine"]["fixes"] >= 2 * 50
     assert pipe["shapely_bbox_contains_xy"]["fixes"] == pipe["engine"]["fixes"]  # the same fixes
     assert pipe["shapely_bbox_contains_xy"]["pairs_after_bbox"] <= pipe["shapely_bbox_contains_xy"]["pairs"]
+    assert pipe["engine_states_from_json"]["fixes"] == pipe["engine"]["fixes"]  # the same turns, states from JSON
+    assert 0 < pipe["engine"]["slowest_turn_over_median_cpu"] <= 1 and pipe["engine"]["full_gc_collections"] >= 0
     assert report["whole_population"]["slowest_batch_over_median_cpu"] > 0
     assert isinstance(report["load_warning"], bool) and "load_average_1m" in report
+    assert len(report["load_average_1m_start_end"]) == 2 and "load average (1 min)" in result.stderr

@@ -31,7 +31,8 @@ Stable interface (for the telemetry pipeline):
   status dated more than five minutes after `now`. Feed each device's items in time order.
 * `custodes.rules.batch.BatchEvaluator(subject_ids, rulesets, states)` gives the same events
   for many subjects at once: `evaluate(FixBatch(subject, t_us, lat, lon, accuracy_m, fix_id,
-  source), now)` and `tick(now)`; `state(i)` returns subject i's SubjectState to persist. Fix ids
+  source), now)` and `tick(now)`; `state(i)` (or `all_states()`, in bulk) returns subject i's
+  SubjectState to persist, carrying its columns so the next evaluator loads it in bulk. Fix ids
   there are integers; source codes index ("gps", "cell", "wifi"). Within a batch, fixes are put
   in (subject, time) order first. Tested equal to the scalar path on random populations.
 * Zones are compiled in a local metric frame per zone (error < 0.1 % within 20 km of its centre).

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from custodes.rules.batch_columns import RuleTable, carried, load_carried, save_states
 from custodes.rules.batch_zones import NO_TIME, Atlas, SmallPolygons
 from custodes.rules.engine import _pending, evaluate_tick
 from custodes.rules.models import (
@@ -21,7 +22,6 @@ from custodes.rules.models import (
     Fix,
     RuleSet,
     SubjectState,
-    WindowState,
     ZoneState,
     iso,
 )
@@ -112,6 +112,15 @@ _RASTERS = _Registry(Atlas.build)
 _SMALL = _Registry(SmallPolygons.build)
 
 
+def _number_shape(s) -> tuple[int, int]:
+    if s.radius is not None:
+        return 0, 0
+    return (2, _SMALL.number(s)) if s.segs is not None else (1, _RASTERS.number(s))
+
+
+_TABLE = RuleTable(_number_shape)
+
+
 class BatchEvaluator:
     """The evaluators over a population: `evaluate(batch, now)` and `tick(now)` return events."""
 
@@ -119,37 +128,15 @@ class BatchEvaluator:
         n = len(subject_ids)
         self.rules = list(rulesets)
         self.states = list(states) if states is not None else [SubjectState(s) for s in subject_ids]
-        k = max((len(r.zones) for r in self.rules), default=0)
-        self.kind = np.full((n, k), -1, np.int8)  # -1 no zone, 0 circle, 1 raster polygon, 2 small polygon
-        self.poly = np.zeros((n, k), np.int64)
-        self.circle = np.zeros((5, n, k))  # lat0, lon0, kx, ky, radius
-        self.margin = np.zeros((n, k))
-        self.dwell = np.zeros((n, k), np.int64)
-        self.curfew_zone = np.zeros((n, k), bool)
-        self.exclusion = np.zeros((n, k), bool)
-        for i, r in enumerate(self.rules):
-            cz_ids = r.curfew_zone_ids()
-            for j, cz in enumerate(r.compiled):
-                s = cz.shape
-                if s.radius is not None:
-                    self.kind[i, j] = 0
-                    self.circle[:, i, j] = (s.lat0, s.lon0, s.kx, s.ky, s.radius)
-                elif s.segs is not None:
-                    self.kind[i, j] = 2
-                    self.poly[i, j] = _SMALL.number(s)
-                else:
-                    self.kind[i, j] = 1
-                    self.poly[i, j] = _RASTERS.number(s)
-                self.margin[i, j] = cz.rule.margin_m
-                self.dwell[i, j] = timedelta(seconds=cz.rule.min_dwell_s) // US
-                self.curfew_zone[i, j] = cz.rule.zone_id in cz_ids
-                self.exclusion[i, j] = cz.rule.kind == "exclusion"
+        g = _TABLE.gather(self.rules)
+        self.number, self.nzones, self.kind, self.poly, self.circle = g.number, g.nzones, g.kind, g.poly, g.circle
+        self.margin, self.dwell, self.curfew_zone, self.exclusion = g.margin, g.dwell, g.curfew_zone, g.exclusion
         self.atlas = _RASTERS.built()
         self.small = _SMALL.built()
-        self.max_speed = np.array([r.max_speed_mps for r in self.rules])
-        self.silent_after = np.array([timedelta(seconds=r.silent_after_s) // US for r in self.rules], np.int64)
+        self.max_speed, self.silent_after, self.presence_age = g.max_speed, g.silent_after, g.presence_age
         self.speeds_differ = bool(n and np.any(self.max_speed != self.max_speed[0]))
         self.silences_differ = bool(n and np.any(self.silent_after != self.silent_after[0]))
+        k = self.kind.shape[1]
         self.side = np.zeros((n, k), np.int64)
         self.since = np.full((n, k), NO_TIME, np.int64)
         self.pend = np.zeros((n, k), np.int64)
@@ -157,7 +144,7 @@ class BatchEvaluator:
         self.last_t = np.full(n, NO_TIME, np.int64)
         self.last_lat, self.last_lon, self.last_acc = np.zeros(n), np.zeros(n), np.zeros(n)
         self.last_id = np.full(n, NO_ID, np.int64)
-        self.last_src = np.zeros(n, np.int8)
+        self.last_src = np.zeros(n, np.int64)
         self.implausible = np.zeros(n, bool)
         self.checked_to = np.full(n, NO_TIME, np.int64)
         self.curfew_due = np.full(n, END, np.int64)
@@ -169,21 +156,25 @@ class BatchEvaluator:
         # the curfew zone's column, and an opened window not yet written back into states[i].
         self.open_start = np.full(n, NO_TIME, np.int64)
         self.open_end = np.full(n, NO_TIME, np.int64)
-        self.curfew_col = np.full(n, -1, np.int64)
-        self.no_fix_after = np.zeros(n, np.int64)
-        self.presence_age = np.array([timedelta(seconds=r.presence_max_age_s) // US for r in self.rules], np.int64)
+        self.curfew_col, self.no_fix_after = g.curfew_col, g.no_fix_after
         self.win_start = np.full(n, NO_TIME, np.int64)
         self.win_end = np.full(n, NO_TIME, np.int64)
         self.win_pending = np.zeros(n, bool)
         self.win_breach = np.zeros(n, bool)  # the opened window starts with a breach (episode 1)
+        self.complete = np.zeros(n, bool)  # states[i].zones holds every zone of the rule set
         self.vector_openings = 0  # windows opened in columns rather than by the scalar tick
-        self.loaded: dict[int, list[tuple]] = {}  # per subject: its zone columns as loaded
         self.touched = np.zeros(n, bool)  # columns newer than self.states[i]
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
         self.pairs = 0  # (fix, zone) pairs classified one by one (the rest were judged per subject)
-        for i in range(n):
+        fast = carried(self)
+        slow = np.ones(n, bool)
+        slow[fast] = False
+        for i in np.flatnonzero(slow).tolist():
             self._load(i, self.states[i])
+        load_carried(self, fast)
+        # What states[i].zones says, to rebuild only the zones that moved.
+        self.loaded = (self.side.copy(), self.since.copy(), self.pend.copy(), self.psince.copy())
 
     def _load(self, i: int, st: SubjectState) -> None:
         self.states[i], self.touched[i] = st, False
@@ -195,7 +186,10 @@ class BatchEvaluator:
                 loaded.append((zs.side, to_us(zs.since), zs.pending, to_us(zs.pending_since)))
             k = len(loaded)
             self.side[i, :k], self.since[i, :k], self.pend[i, :k], self.psince[i, :k] = zip(*loaded)
-            self.loaded[i] = loaded  # what states[i].zones says, to rebuild only what moved
+            if hasattr(self, "loaded"):
+                for col, now in zip(self.loaded, (self.side, self.since, self.pend, self.psince)):
+                    col[i] = now[i]
+        self.complete[i] = all(z.zone_id in st.zones for z in r.zones)
         f = st.last_fix
         self.last_t[i] = to_us(f.at if f else None)
         if f is not None:
@@ -213,10 +207,7 @@ class BatchEvaluator:
             first = min(todo, key=lambda item: item[:2]) if todo else None
             self.curfew_due[i] = END if first is None else to_us(first[0])
             if first is not None and first[2] == "open" and len(r.curfews) == 1:
-                c = r.curfews[0]
                 self.open_start[i], self.open_end[i] = to_us(first[0]), to_us(first[4])
-                self.curfew_col[i] = next(j for j, z in enumerate(r.zones) if z.zone_id == c.zone_id)
-                self.no_fix_after[i] = timedelta(seconds=c.no_fix_after_s) // US
         self.open_window[i] = any(w.open for w in st.windows.values())
         # Outside at a window start on a fix too old to count: the next fix outside starts the
         # breach without any zone change, so such subjects take the scalar path.
@@ -227,40 +218,15 @@ class BatchEvaluator:
         self.last_status[i] = to_us(st.last_status_at)
 
     def state(self, i: int) -> SubjectState:
-        """The current SubjectState of subject `i` (for persisting)."""
-        st = self.states[i]
-        if not self.touched[i]:
-            return st
-        zones = st.zones if self.last_t[i] == NO_TIME else self._zones(i, st)
-        st = st.evolve(zones=zones, last_fix=self._last_fix(i), implausible=bool(self.implausible[i]),
-                       curfews_checked_to=from_us(self.checked_to[i]))
-        if self.win_pending[i]:
-            start = from_us(self.win_start[i])
-            cid = self.rules[i].curfews[0].curfew_id
-            w = WindowState(start, from_us(self.win_end[i]), start, 1) if self.win_breach[i] else \
-                WindowState(start, from_us(self.win_end[i]))
-            st = st.evolve(windows={**st.windows, cid: w},
-                           decided_to=start if st.decided_to is None else max(st.decided_to, start))
-            self.win_pending[i] = False
-        self.states[i], self.touched[i] = st, False  # the columns already say the same
-        return st
+        """The current SubjectState of subject `i` (for persisting), carrying its columns."""
+        if self.touched[i]:
+            save_states(self, np.array([i]))
+        return self.states[i]
 
-    def _zones(self, i: int, st: SubjectState) -> dict[str, ZoneState]:
-        """The zone states from the columns; an unmoved zone keeps its object. Other keys
-        (proximity rules) are kept as they are."""
-        zones = dict(st.zones)
-        rules = self.rules[i].zones
-        if not rules:
-            return zones
-        k = len(rules)
-        now = list(zip(self.side[i, :k].tolist(), self.since[i, :k].tolist(), self.pend[i, :k].tolist(),
-                       self.psince[i, :k].tolist()))
-        before = self.loaded.get(i)
-        for j, z in enumerate(rules):
-            if before is None or now[j] != before[j] or z.zone_id not in zones:
-                sd, sn, pd, ps = now[j]
-                zones[z.zone_id] = ZoneState(sd, from_us(sn), pd, from_us(ps))
-        return zones
+    def all_states(self) -> list[SubjectState]:
+        """Every subject's current SubjectState, built in bulk (what `state(i)` gives for each i)."""
+        save_states(self, np.flatnonzero(self.touched))
+        return list(self.states)
 
     def _last_fix(self, i: int) -> Fix | None:
         if not self.touched[i] or self.last_t[i] == NO_TIME:
@@ -286,7 +252,11 @@ class BatchEvaluator:
         return events
 
     def evaluate(self, b: FixBatch, now: datetime) -> list[Event]:
-        """Events of the batch, by subject, each subject's in the order the scalar path gives.
+        """Events of the batch, by subject (see `evaluate_indexed`)."""
+        return [e for _, e in self.evaluate_indexed(b, now)]
+
+    def evaluate_indexed(self, b: FixBatch, now: datetime) -> list[tuple[int, Event]]:
+        """(subject, event) pairs of the batch, by subject, each subject's in the order the scalar path gives.
 
         A subject's fixes at or after its next curfew instant (window start or end, no fix) wait:
         the fixes before it go first, then the instant itself is checked, then the rest, exactly
@@ -324,7 +294,7 @@ class BatchEvaluator:
                 out += evaluate_batch(self, b, now)
                 break
         out.sort(key=lambda x: x[0])  # stable: each subject's events stay in their order
-        return [e for _, e in out]
+        return out
 
     def _open_windows(self, waiting: np.ndarray, at: np.ndarray,
                       first_later: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Event]]]:

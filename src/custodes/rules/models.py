@@ -49,6 +49,21 @@ class Fix:
         if self.source not in ("gps", "cell", "wifi"):
             raise ValueError(f"fix {self.fix_id}: unknown source {self.source!r}")
 
+    @classmethod
+    def trusted(cls, at: datetime, lat: float, lon: float, accuracy_m: float, source: FixSource,
+                fix_id: int | str | None) -> Fix:
+        """A fix from values already checked (the batch path's columns): no validation again."""
+        f = object.__new__(cls)
+        put = object.__setattr__
+        put(f, "at", at)
+        put(f, "lat", lat)
+        put(f, "lon", lon)
+        put(f, "accuracy_m", accuracy_m)
+        put(f, "source", source)
+        put(f, "speed_mps", None)
+        put(f, "fix_id", fix_id)
+        return f
+
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
@@ -215,6 +230,9 @@ class SubjectState:
     # no fix, silence, or the first evaluation's "earlier is history"). Data older than this, or
     # than the newest item applied, arrived late: the pipeline re-judges it from a checkpoint.
     decided_to: datetime | None = None
+    # The batch path's columns for this very state and rule set (batch_columns), or None. Not part
+    # of the state's value: `evolve` drops it, JSON never carries it, equality ignores it.
+    columns: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def last_seen(self) -> datetime | None:

@@ -145,10 +145,10 @@ def evaluate_many(runs: list[Run], now: datetime,
     """
     out: list[tuple[SubjectState, list[Event]] | None] = [None] * len(runs)
     current: dict[str, SubjectState] = {}
-    rounds: list[list[int]] = []
+    sids = [r.state.subject_id for r in runs]
+    rounds: list[list[int]] = [list(range(len(runs)))] if len(set(sids)) == len(sids) else []
     seen: dict[str, int] = {}
-    for k, r in enumerate(runs):
-        sid = r.state.subject_id
+    for k, sid in enumerate(sids if not rounds else ()):
         n = seen.get(sid, 0)
         seen[sid] = n + 1
         if n == len(rounds):
@@ -171,20 +171,22 @@ def evaluate_many(runs: list[Run], now: datetime,
         ev = BatchEvaluator([st.subject_id for _, st in vector], [runs[k].rules for k, _ in vector],
                             [st for _, st in vector])
         cols = [runs[k].cols for k, _ in vector]
-        counts = np.array([len(c) for c in cols])
+        counts = np.fromiter((len(c.t_ms) for c in cols), np.int64, len(cols))
+        seqs = np.fromiter((runs[k].seq for k, _ in vector), np.int64, len(vector))
         batch = FixBatch(np.repeat(np.arange(len(vector)), counts),
                          np.concatenate([c.t_ms for c in cols]).astype(np.int64) * 1000,
                          np.concatenate([c.lat for c in cols]), np.concatenate([c.lon for c in cols]),
                          np.concatenate([c.accuracy_m for c in cols]).astype(np.float64),
-                         np.concatenate([fix_id(runs[k].seq, c.index.astype(np.int64))
-                                         for (k, _), c in zip(vector, cols)]),
+                         np.repeat(seqs * FIX_ID_BASE, counts) + np.concatenate([c.index for c in cols]),
                          np.concatenate([c.source for c in cols]).astype(np.int8))
-        events: dict[str, list[Event]] = {}
-        for e in ev.evaluate(batch, now):
-            events.setdefault(_subject_of(e), []).append(e)
-        for i, (k, st) in enumerate(vector):
-            new = ev.state(i)
-            out[k] = (new, events.get(st.subject_id, []) + near.get(k, []))
+        events: dict[int, list[Event]] = {}
+        for i, e in ev.evaluate_indexed(batch, now):
+            events.setdefault(i, []).append(e)
+        for i, ((k, st), new) in enumerate(zip(vector, ev.all_states())):
+            got = events.get(i, [])
+            if k in near:
+                got = got + near[k]
+            out[k] = (new, got)
             current[st.subject_id] = new
     return out  # type: ignore[return-value]
 
@@ -197,24 +199,23 @@ def _proximity(runs: list[Run], members: list[int], current: dict[str, SubjectSt
         return {}
     states = [current.get(runs[k].state.subject_id, runs[k].state) for k in ks]
     limit = (now - EPOCH + FUTURE_TOLERANCE) // timedelta(microseconds=1)
-    parts = []
-    for i, (k, st) in enumerate(zip(ks, states)):
-        c = runs[k].cols
-        t = c.t_ms.astype(np.int64) * 1000
-        after = -1 if st.last_fix is None else (st.last_fix.at - EPOCH) // timedelta(microseconds=1)
-        order = np.argsort(t, kind="stable")
-        t_sorted = t[order]
-        ok = (t_sorted > after) & (t_sorted <= limit)
-        ok[1:] &= t_sorted[1:] > t_sorted[:-1]  # duplicates: the engine applies the first only
-        pick = order[ok]
-        parts.append((np.full(pick.size, i), t[pick], c.lat[pick], c.lon[pick], c.accuracy_m[pick].astype(np.float64),
-                      fix_id(runs[k].seq, c.index[pick].astype(np.int64))))
-    cat = [np.concatenate(x) for x in zip(*parts)]
+    cols = [runs[k].cols for k in ks]
+    counts = np.fromiter((len(c.t_ms) for c in cols), np.int64, len(cols))
+    grp = np.repeat(np.arange(len(ks)), counts)
+    t = np.concatenate([c.t_ms for c in cols]).astype(np.int64) * 1000
+    after = np.fromiter((-1 if st.last_fix is None else (st.last_fix.at - EPOCH) // timedelta(microseconds=1)
+                         for st in states), np.int64, len(states))
+    order = np.lexsort((t, grp))  # stable: per run, what argsort(kind="stable") gives
+    t_sorted, g_sorted = t[order], grp[order]
+    ok = (t_sorted > after[g_sorted]) & (t_sorted <= limit)
+    ok[1:] &= (g_sorted[1:] != g_sorted[:-1]) | (t_sorted[1:] > t_sorted[:-1])  # duplicates: the first only
+    pick = order[ok]
+    seqs = np.fromiter((runs[k].seq for k in ks), np.int64, len(ks))
+    ids = np.repeat(seqs * FIX_ID_BASE, counts) + np.concatenate([c.index for c in cols])
+    cat = [grp[pick], t[pick], np.concatenate([c.lat for c in cols])[pick],
+           np.concatenate([c.lon for c in cols])[pick],
+           np.concatenate([c.accuracy_m for c in cols]).astype(np.float64)[pick], ids[pick]]
     new, events = evaluate_proximity(states, [runs[k].proximity for k in ks], *cat, beacons)
     for k, st in zip(ks, new):
         current[st.subject_id] = st
     return {k: e for k, e in zip(ks, events) if e}
-
-
-def _subject_of(e: Event) -> str:
-    return e.dedupe_key.split(":", 1)[0]  # every dedupe key starts with the subject id
