@@ -26,7 +26,7 @@ from custodes.bootstrap import Container
 from custodes.checkins.scheduled import sweep
 from custodes.devices.signing import H_SIGNATURE
 from custodes.errors import Forbidden
-from custodes.telemetry import service
+from custodes.telemetry import compaction, service
 from custodes.telemetry.mqtt import connect, verify_message
 from custodes.orders.scheduled import review_overdue_tick
 from custodes.telemetry.pipeline import Pipeline
@@ -74,6 +74,8 @@ class Runner:
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
             # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
             self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
+            # Trail compaction: hours settle 15 minutes after they end; runners skip each other's devices.
+            self._spawn("trail-compaction", self._every(self.sweep_s * 5, lambda: compaction.tick(self.container)))
         if self.checkpoint_s > 0:
             # Signed audit checkpoints outside the database, so a cut chain tail is caught.
             self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))
