@@ -4,7 +4,7 @@ the trail gives the same result before and after; late data is merged into its s
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -172,3 +172,21 @@ def test_pending_devices_are_those_with_a_settled_hour(container, clock):
     _ingest(container, uuid.uuid4(), b, clock.now() - timedelta(minutes=10), 2)  # this hour: not settled
     with container.uow(ACTOR) as uow:
         assert compaction.pending_devices(uow.session, clock.now()) == [a]
+
+
+def test_the_compact_command_says_what_it_would_do_then_does_it(container, clock, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from custodes.cli.main import app
+
+    subject, device = uuid.uuid4(), uuid.uuid4()
+    # The command runs on the system clock: data from two real days ago is settled by then.
+    _ingest(container, subject, device, datetime.now(UTC).replace(hour=6) - timedelta(days=2), 6)
+    monkeypatch.setenv("CUSTODES_DATABASE_URL", settings.database_url)
+    args = ["telemetry", "compact", "--home", str(settings.home)]
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "would merge 6 segments into 1 (60 fixes" in dry.output
+    assert [lvl for lvl, _ in _segments(container)] == [0] * 6
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0 and "merged 6 segments into 1 (60 fixes" in done.output
+    assert _segments(container) == [(2, 60)]

@@ -200,7 +200,7 @@ def report(result: dict, json_path: Path | None) -> None:
         f"load average {result['load_average']}",
     ]
     for line in lines:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
     if max(result["load_average"][:1]) > 1.5:
         console.print("[yellow]warning:[/yellow] load average above 1.5: other jobs share the machine; "
                       "timings are noisy (sizes are not)", highlight=False)
