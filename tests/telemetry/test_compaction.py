@@ -190,3 +190,11 @@ def test_the_compact_command_says_what_it_would_do_then_does_it(container, clock
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0 and "merged 6 segments into 1 (60 fixes" in done.output
     assert _segments(container) == [(2, 60)]
+
+
+def test_a_tick_works_off_more_devices_than_one_pass_takes(container, clock):
+    for _ in range(3):
+        _ingest(container, uuid.uuid4(), uuid.uuid4(), clock.now() - timedelta(days=2), 3)
+    done = compaction.tick(container, limit=1)
+    assert done.devices == 3 and done.segments_in == 9
+    assert [lvl for lvl, _ in _segments(container)] == [2, 2, 2]

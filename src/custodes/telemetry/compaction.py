@@ -19,6 +19,7 @@ Safety, per device turn (one transaction):
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,9 +184,16 @@ def run(container, *, dry_run: bool = False, limit: int | None = None,
     return total
 
 
-def tick(container) -> Pass:
-    """The runner's periodic job: a bounded pass, so a backlog is worked off over several ticks."""
-    done = run(container, limit=500)
+def tick(container, *, limit: int = 500, budget_s: float = 240.0) -> Pass:
+    """The runner's periodic job: passes of `limit` devices until nothing is left to merge or the time
+    budget (under the 5-minute interval) is spent; a national fleet needs ~1M device merges an hour."""
+    deadline = time.monotonic() + budget_s
+    done = Pass()
+    while time.monotonic() < deadline:
+        step = run(container, limit=limit)
+        done.add(step)
+        if step.groups == 0:  # nothing left, or only devices another runner holds right now
+            break
     if done.groups:
         log.info("trail compaction: %d segments into %d (%d fixes, %d -> %d bytes), %d devices skipped",
                  done.segments_in, done.segments_out, done.fixes, done.bytes_in, done.bytes_out, done.skipped)
