@@ -57,10 +57,14 @@ def _size(engine) -> dict:
         total = int(conn.scalar(sa.text("SELECT pg_total_relation_size('trail_segments')")))
         fixes = int(conn.scalar(sa.text("SELECT coalesce(sum(n), 0) FROM trail_segments")))
         rows = int(conn.scalar(sa.text("SELECT count(*) FROM trail_segments")))
+        parts = conn.execute(sa.text(
+            "SELECT pg_relation_size(c.oid), coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0), "
+            "pg_indexes_size(c.oid) FROM pg_class c WHERE c.oid = 'trail_segments'::regclass")).one()
         # Dead rows a VACUUM could not remove: another session's open snapshot (a shared server) holds them.
         dead = conn.scalar(sa.text("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'trail_segments' "
                                    "AND schemaname = current_schema()"))
     return {"bytes": total, "fixes": fixes, "rows": rows, "bytes_per_fix": round(total / fixes, 2) if fixes else None,
+            "heap_bytes": int(parts[0]), "toast_bytes": int(parts[1]), "index_bytes": int(parts[2]),
             "dead_rows_left": dead, "load": _load()}
 
 
