@@ -1,4 +1,4 @@
-"""Trail compaction: settled hours, then days, become one segment each; every read and deletion of
+"""Trail compaction: settled hours, then quarter days, become one segment each; every read and deletion of
 the trail gives the same result before and after; late data is merged into its settled bucket."""
 
 from __future__ import annotations
@@ -72,30 +72,30 @@ def test_settled_hours_then_days_become_one_segment_each_and_every_read_stays_th
     before = _reads(container, subject, windows)
     assert len(before[0][0]) == fixes and len(_segments(container)) == 149
 
-    done = compaction.run(container)  # 12:00: yesterday (settled at 02:00) and today's 09:00 and 10:00 hours
+    done = compaction.run(container)  # 12:00: yesterday's 18:00-24:00 quarter, today's 09:00 and 10:00 hours
     assert done.fixes == fixes and done.segments_in == 149 and done.skipped == 0
     segs = _segments(container)
-    assert [lvl for lvl, _ in segs] == [2, 1, 1, 1]  # the day, the tag's 09:00 and 10:00, the watch's 09:00
+    assert [lvl for lvl, _ in segs] == [2, 1, 1, 1]  # the quarter, the tag's 09:00 and 10:00, the watch's 09:00
     assert sum(n for _, n in segs) == fixes
     assert _reads(container, subject, windows) == before
     assert compaction.run(container).groups == 0  # nothing left to do
 
-    clock.advance(timedelta(days=1))  # today is settled too: its hours become the day
+    clock.advance(timedelta(days=1))  # today's 06:00-12:00 is settled too: its hours become one segment
     compaction.run(container)
     assert [lvl for lvl, _ in _segments(container)] == [2, 2, 2]  # yesterday, today's tag, today's watch
     assert _reads(container, subject, windows) == before
 
 
-def test_late_data_in_a_compacted_day_is_merged_into_it(container, clock):
+def test_late_data_in_a_compacted_quarter_day_is_merged_into_it(container, clock):
     subject, device = uuid.uuid4(), uuid.uuid4()
     day = clock.now().replace(hour=0) - timedelta(days=2)
     _ingest(container, subject, device, day + timedelta(hours=6), 30)
     compaction.run(container)
     assert _segments(container) == [(2, 300)]
-    _ingest(container, subject, device, day + timedelta(hours=3), 4, seq0=900)  # a buffer uploaded two days late
-    windows = [(day, clock.now()), (day + timedelta(hours=3, minutes=5), day + timedelta(hours=6, minutes=5))]
+    _ingest(container, subject, device, day + timedelta(hours=7, minutes=30), 4, seq0=900)  # two days late
+    windows = [(day, clock.now()), (day + timedelta(hours=6, minutes=5), day + timedelta(hours=7, minutes=35))]
     before = _reads(container, subject, windows)
-    assert compaction.run(container).segments_in == 5  # the four late segments and the day's
+    assert compaction.run(container).segments_in == 5  # the four late segments and the quarter's
     assert _segments(container) == [(2, 340)]
     assert _reads(container, subject, windows) == before
     fix_ids = [p.fix_id for p in before[0][0]]

@@ -87,7 +87,7 @@ def replay_command(device: DeviceOpt = None,
 @telemetry_app.command("compact")
 def compact_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be merged, change nothing")]
                     = False, home: Home = None) -> None:
-    """Merge every device's settled trail segments (hours, then days) now; what the runner does every 5 minutes."""
+    """Merge every device's settled trail segments (hours, then quarter days) now; what the runner does every 5 minutes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from custodes.telemetry import compaction

@@ -73,7 +73,7 @@ class DeviceCursor(Base):
 
 class TrailSegment(Base):
     """The fixes of one batch for one subject, sorted by time and packed (about 10 bytes a fix);
-    or, once compacted (`telemetry.compaction`), of one device's hour (level 1) or day (level 2)."""
+    or, once compacted (`telemetry.compaction`), of one device's hour (level 1) or six hours (level 2)."""
 
     __tablename__ = "trail_segments"
     __table_args__ = (Index("ix_trail_segments_subject_time", "subject_id", "t_start"),

@@ -1,4 +1,4 @@
-"""Trail compaction: each segment's level (0 as ingested, 1 an hour merged, 2 a day merged) and a
+"""Trail compaction: each segment's level (0 as ingested, 1 an hour merged, 2 six hours merged) and a
 partial index over the segments not yet in their final form, which is the compaction job's queue.
 
 Revision ID: 1410_compaction
