@@ -70,12 +70,12 @@ class Runner:
         self._spawn("pipeline", self._pipeline_loop)
         if self.tick_s > 0:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
+            # Trail compaction: hours settle 15 minutes after they end; runners skip each other's devices.
+            self._spawn("trail-compaction", self._every(self.sweep_s * 5, lambda: compaction.tick(self.container)))
             # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
             # Overdue quarterly reviews: a due date is a day, so every ten sweeps is soon enough.
             self._spawn("reviews", self._every(self.sweep_s * 10, lambda: review_overdue_tick(self.container)))
-            # Trail compaction: hours settle 15 minutes after they end; runners skip each other's devices.
-            self._spawn("trail-compaction", self._every(self.sweep_s * 5, lambda: compaction.tick(self.container)))
         if self.checkpoint_s > 0:
             # Signed audit checkpoints outside the database, so a cut chain tail is caught.
             self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))
