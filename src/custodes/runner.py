@@ -29,7 +29,7 @@ from custodes.checkins.audit_sample import audit_tick
 from custodes.checkins.scheduled import sweep
 from custodes.devices.signing import H_SIGNATURE
 from custodes.errors import Forbidden
-from custodes.telemetry import service
+from custodes.telemetry import compaction, service
 from custodes.telemetry.mqtt import connect, verify_message
 from custodes.orders.scheduled import review_overdue_tick
 from custodes.subject_access.scheduled import task_overdue_tick
@@ -74,6 +74,8 @@ class Runner:
         self._spawn("pipeline", self._pipeline_loop)
         if self.tick_s > 0:
             self._spawn("ticks", self._every(self.tick_s, self.pipeline.tick))
+            # Trail compaction: hours settle 15 minutes after they end; runners skip each other's devices.
+            self._spawn("trail-compaction", self._every(self.sweep_s * 5, lambda: compaction.tick(self.container)))
             # Check-in prompts are drawn and missed ones raised by the same scheduled-checks switch.
             self._spawn("checkins", self._every(self.sweep_s, lambda: sweep(self.container)))
             # The live audit sample: a share of verified check-ins goes to people (false-match monitoring).

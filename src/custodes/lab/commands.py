@@ -89,3 +89,17 @@ def bench_retention(
     console.print(f"deleted {out['deleted_fixes']:,} fixes in {out['delete_s']} s over {out['delete_transactions']} "
                   f"transactions (longest {out['longest_delete_transaction_ms']} ms); ingestion p99 "
                   f"{out['ingest_p99_ms_baseline']} ms before, {out['ingest_p99_ms_during_delete']} ms during")
+
+
+def bench_trail_storage(
+    fixes_per_message: Annotated[int, typer.Option(min=1, max=10_000, help="fixes in each uploaded message")] = 10,
+    devices: Annotated[int, typer.Option(min=1, max=2_000, help="simulated devices, one person each")] = 20,
+    hours: Annotated[float, typer.Option(min=1, max=24 * 31, help="hours of data per device (a fix every 15 s)")] = 24,
+    pg_url: Annotated[str, typer.Option(help="PostgreSQL URL (private schemas are made and dropped)")] =
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the figures here too")] = None,
+) -> None:
+    """Trail bytes per fix on PostgreSQL before and after compaction, compaction fixes/s, 7-day read time."""
+    from custodes.lab.trail_storage_bench import report, run
+
+    report(run(fixes_per_message=fixes_per_message, devices=devices, hours=hours, pg_url=pg_url), json_out)

@@ -88,6 +88,17 @@ def _delete_ids(session: Session, model, where, limit: int, weight=None) -> int:
     return int(sum(removed)) if weight is not model.id else len(removed)
 
 
+def _delete_trail(session: Session, where, limit: int) -> int:
+    # Zero removed does not mean none left: the chunk may have waited on segments that trail compaction
+    # was merging (telemetry.compaction) and found them gone, while their merged segment is new to it.
+    # Each statement sees what is committed when it starts, so the next one finds the merged segment.
+    for _ in range(5):
+        n = _delete_ids(session, TrailSegment, where, limit, weight=TrailSegment.n)
+        if n or session.scalar(select(TrailSegment.id).where(where).limit(1)) is None:
+            return n
+    raise RuntimeError("trail segments keep changing under the deletion; the run is retried")
+
+
 def _wipe_photos(session: Session, where, limit: int, now: datetime) -> int:
     ids = select(FacePhoto.id).where(where).limit(limit).scalar_subquery()
     return len(session.execute(update(FacePhoto).where(FacePhoto.id.in_(ids))
@@ -109,8 +120,7 @@ def delete_batch(session: Session, data_class: DataClass, subject_id: uuid.UUID,
                  now: datetime, before: datetime | None = None) -> int:
     """Remove up to `limit` rows of this class for this subject; the number of records removed."""
     deleters: dict[DataClass, Callable[[], int]] = {
-        DataClass.TRAIL: lambda: _delete_ids(session, TrailSegment, _trail(subject_id, before), limit,
-                                             weight=TrailSegment.n),
+        DataClass.TRAIL: lambda: _delete_trail(session, _trail(subject_id, before), limit),
         DataClass.TELEMETRY_BATCHES: lambda: _delete_ids(session, TelemetryBatch,
                                                          _batches(session, subject_id, before), limit),
         DataClass.CHECKIN_PHOTOS: lambda: _wipe_photos(session, _probe(subject_id), limit, now),

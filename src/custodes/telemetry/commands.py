@@ -1,4 +1,5 @@
-"""`custodes telemetry quarantine list|replay`: batches set aside after repeated failures."""
+"""`custodes telemetry quarantine list|replay`: batches set aside after repeated failures;
+`custodes telemetry compact [--dry-run]`: merge settled trail segments now."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-telemetry_app = typer.Typer(no_args_is_help=True, help="Telemetry pipeline: quarantined batches.")
+telemetry_app = typer.Typer(no_args_is_help=True, help="Telemetry pipeline: quarantined batches, trail compaction.")
 quarantine_app = typer.Typer(no_args_is_help=True, help="Batches set aside after repeated processing failures.")
 telemetry_app.add_typer(quarantine_app, name="quarantine")
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
@@ -81,3 +82,37 @@ def replay_command(device: DeviceOpt = None,
     for d, s in done:
         typer.echo(f"{d} {s} requeued")
     typer.echo(f"{len(done)} batch{'es' if len(done) != 1 else ''} requeued")
+
+
+@telemetry_app.command("compact")
+def compact_command(dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be merged, change nothing")]
+                    = False, home: Home = None) -> None:
+    """Merge every device's settled trail segments (hours, then quarter days) now; what the runner does every 5 minutes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from custodes.telemetry import compaction
+
+    from sqlalchemy.exc import OperationalError
+
+    container = _container(home)
+    try:
+        try:
+            with container.session_factory() as s:
+                devices = compaction.pending_devices(s, container.clock.now())
+        except OperationalError as exc:
+            _fail(f"cannot read the trail ({str(exc.orig).splitlines()[0]}); is the database upgraded "
+                  "(`custodes db upgrade`)?")
+        with Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as bar:
+            task = bar.add_task("devices", total=len(devices))
+            done = compaction.run(container, dry_run=dry_run, devices=devices,
+                                  on_device=lambda _got: bar.advance(task))
+    finally:
+        container.close()
+    verb = "would merge" if dry_run else "merged"
+    ratio = f"{done.bytes_in / done.bytes_out:.1f}x" if done.bytes_out else "-"
+    typer.echo(f"{verb} {done.segments_in} segments into {done.segments_out} ({done.fixes} fixes, "
+               f"{done.bytes_in} -> {done.bytes_out} bytes packed, {ratio}) on {done.devices} devices; "
+               f"{done.skipped} skipped (busy or failed, retried next pass)")
+    for e in done.errors:
+        err.print(f"[yellow]skipped[/yellow] {e}", highlight=False)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -71,10 +72,13 @@ class DeviceCursor(Base):
 
 
 class TrailSegment(Base):
-    """The fixes of one batch for one subject, sorted by time and packed (about 10 bytes a fix)."""
+    """The fixes of one batch for one subject, sorted by time and packed (about 10 bytes a fix);
+    or, once compacted (`telemetry.compaction`), of one device's hour (level 1) or six hours (level 2)."""
 
     __tablename__ = "trail_segments"
-    __table_args__ = (Index("ix_trail_segments_subject_time", "subject_id", "t_start"),)
+    __table_args__ = (Index("ix_trail_segments_subject_time", "subject_id", "t_start"),
+                      Index("ix_trail_segments_unsettled", "device_id", "level", "t_start",
+                            postgresql_where=text("level < 2"), sqlite_where=text("level < 2")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
@@ -84,6 +88,7 @@ class TrailSegment(Base):
     t_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     n: Mapped[int] = mapped_column(Integer, nullable=False)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    level: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default="0")
 
 
 class MonitorState(Base):

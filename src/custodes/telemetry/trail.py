@@ -58,12 +58,13 @@ def read(session: Session, subject_id: uuid.UUID, t_from: datetime, t_to: dateti
     ).all()
     lo, hi = int(t_from.timestamp() * 1000), int(t_to.timestamp() * 1000)
     points: list[tuple[int, TrailPoint]] = []
-    for device_id, seq, data in rows:
-        c = segment.unpack(data)
+    for device_id, batch_seq, data in rows:
+        c, seqs = segment.unpack_with_seq(data, batch_seq)  # a compacted segment holds many batches
         keep = (c.t_ms >= lo) & (c.t_ms < hi)
-        for t, la, lo_, acc, src, sp, idx in zip(
+        for t, la, lo_, acc, src, sp, seq, idx in zip(
             c.t_ms[keep].tolist(), c.lat[keep].tolist(), c.lon[keep].tolist(), c.accuracy_m[keep].tolist(),
-            c.source[keep].tolist(), c.speed_mps[keep].tolist(), c.index[keep].tolist(), strict=True,
+            c.source[keep].tolist(), c.speed_mps[keep].tolist(), seqs[keep].tolist(), c.index[keep].tolist(),
+            strict=True,
         ):
             points.append((t, TrailPoint(_dt(t), la, lo_, acc, SOURCES[src], None if sp != sp else sp,
                                          f"{device_id}/{seq}/{idx}")))
@@ -79,12 +80,13 @@ def columns_since(session: Session, subject_id: uuid.UUID, since: datetime | Non
         q = q.where(TrailSegment.t_end > since)
     lo = None if since is None else int((since - EPOCH) // timedelta(milliseconds=1))
     parts, seqs = [], []
-    for seq, data in session.execute(q):
-        c = segment.unpack(data)
+    for batch_seq, data in session.execute(q):
+        c, seq = segment.unpack_with_seq(data, batch_seq)
         if lo is not None:
-            c = c.take(c.t_ms > lo)
+            keep = c.t_ms > lo
+            c, seq = c.take(keep), seq[keep]
         parts.append(c)
-        seqs.append(np.full(len(c), seq, np.int64))
+        seqs.append(seq)
     if not parts:
         return FixColumns.empty(), np.zeros(0, np.int64)
     cols = FixColumns(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in FixColumns.__dataclass_fields__})
@@ -107,11 +109,13 @@ def delete_before(session: Session, cutoff: datetime) -> int:
     session.execute(delete(TrailSegment).where(TrailSegment.t_end < cutoff))
     cut_ms = int(cutoff.timestamp() * 1000)
     for seg in session.scalars(select(TrailSegment).where(TrailSegment.t_start < cutoff)):
-        c = segment.unpack(seg.data)
+        c, seq = segment.unpack_with_seq(seg.data, seg.batch_seq)
         keep = c.t_ms >= cut_ms
         removed += int((~keep).sum())
         c = c.take(keep)
-        seg.data, seg.n, seg.t_start = segment.pack(c), len(c), _dt(int(c.t_ms.min()))
+        merged = seg.data[:1] == bytes([segment.MERGED])  # keep each fix's own batch
+        seg.data = segment.pack_merged(c, seq[keep]) if merged else segment.pack(c)
+        seg.n, seg.t_start = len(c), _dt(int(c.t_ms.min()))
     return removed
 
 
