@@ -30,7 +30,10 @@ from custodes.config import data_root
 from custodes.devices.signing import signed_headers
 
 # Frontal photos (for enrolment and probes) and the same person's head turned to their right.
-GATES = {"enrol": ["Bill_Gates_0011.jpg", "Bill_Gates_0015.jpg"], "probe": "Bill_Gates_0003.jpg",
+# Enrolment needs three photos; LFW View 1 holds four of Bill Gates, one of them turned, so the
+# third reference is a mirror image ("mirror:" prefix) of one of the two frontal ones.
+GATES = {"enrol": ["Bill_Gates_0011.jpg", "Bill_Gates_0015.jpg", "mirror:Bill_Gates_0011.jpg"],
+         "probe": "Bill_Gates_0003.jpg",
          "turned_right": "Bill_Gates_0004.jpg"}
 SIMON = {"probe": "Bill_Simon_0004.jpg", "turned_right": "Bill_Simon_0013.jpg"}
 POLICY = {"kind": "check_in_policy", "prompts_per_day": 5, "waking_start": "08:00", "waking_end": "21:00",
@@ -53,9 +56,12 @@ def nuaa() -> Path:
 
 @pytest.fixture(scope="session")
 def face_jpeg(lfw_images: Path) -> Callable[..., bytes]:
-    """face_jpeg(file, mirror=False) -> a real LFW photo on a 640x480 frame, as JPEG bytes."""
+    """face_jpeg(file, mirror=False) -> a real LFW photo on a 640x480 frame, as JPEG bytes
+    (a "mirror:" prefix on the file name mirrors it too)."""
 
     def make(name: str, mirror: bool = False) -> bytes:
+        if name.startswith("mirror:"):
+            name, mirror = name.removeprefix("mirror:"), not mirror
         rgb = pad_to(load_rgb(lfw_images / name.rsplit("_", 1)[0] / name))
         return encode_jpeg(rgb[:, ::-1].copy() if mirror else rgb)
 

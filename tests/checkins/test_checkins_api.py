@@ -29,7 +29,7 @@ def _submit(device, prompt: dict, photo: bytes, frames: list[bytes]):
 def test_same_person_is_verified_and_nothing_goes_to_review(client, container, case, enrol, open_prompt, device,
                                                             face_jpeg, rows, officer):
     made = enrol()
-    assert made["image_count"] == 2 and made["status"] == "active" and made["key_id"]
+    assert made["image_count"] == 3 and made["status"] == "active" and made["key_id"]
     prompt = open_prompt()
     assert prompt["challenge"]["kind"] in ("turn_left", "turn_right") and prompt["challenge"]["prompt"]
     photo, frames = challenge_frames(face_jpeg, GATES, prompt["challenge"]["kind"])
@@ -66,7 +66,7 @@ def test_different_person_is_not_verified_and_goes_to_a_human(container, case, e
 
 
 def test_printed_photo_attack_is_caught_and_reviewed(client, case, open_prompt, device, nuaa, rows):
-    live = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))[:2]
+    live = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))[:3]
     r = client.post(f"/v1/subjects/{case.subject_id}/face/enrolments",
                     files=[("photos", (p.name, p.read_bytes(), "image/jpeg")) for p in live], headers=case.caseworker)
     assert r.status_code == 201, r.text

@@ -57,7 +57,7 @@ def test_each_bad_upload_gets_its_own_clear_error_and_nothing_is_stored(client, 
     }
     details = set()
     for kind, (photo, status) in cases.items():
-        r = _post(client, case, [good, photo])
+        r = _post(client, case, [good, photo, good])
         assert r.status_code == status, (kind, r.text)
         body = r.json()
         assert r.headers["content-type"].startswith(PROBLEM)
@@ -73,7 +73,7 @@ def test_enrolment_is_sealed_audited_and_readable_only_with_a_purpose(client, co
     with container.engine.connect() as conn:
         blobs = conn.execute(sa.text("SELECT photo_sealed, key_id FROM face_photos")).all()
         template = conn.execute(sa.text("SELECT template_sealed FROM face_enrolments")).scalar_one()
-    assert len(blobs) == 2 and all(kid == made["key_id"] for _, kid in blobs)
+    assert len(blobs) == 3 and all(kid == made["key_id"] for _, kid in blobs)
     assert all(b"\xff\xd8\xff" not in bytes(blob)[:64] for blob, _ in blobs)  # no JPEG in the clear
     assert b"float32" not in bytes(template) and b"embeddings" not in bytes(template)
     # Reading a reference photo needs a purpose, and is audited with it.
@@ -97,7 +97,7 @@ def test_enrolment_is_sealed_audited_and_readable_only_with_a_purpose(client, co
 
 def test_re_enrolment_supersedes_and_deletion_wipes_but_keeps_the_record(client, container, case, enrol, rows):
     first = enrol()
-    second = enrol([GATES["probe"]])
+    second = enrol([GATES["probe"], *GATES["enrol"][:2]])
     listed = client.get(f"/v1/subjects/{case.subject_id}/face/enrolments", headers=case.caseworker).json()
     assert {e["id"]: e["status"] for e in listed} == {first["id"]: "superseded", second["id"]: "active"}
     url = f"/v1/subjects/{case.subject_id}/face/enrolments/{second['id']}"
@@ -109,6 +109,22 @@ def test_re_enrolment_supersedes_and_deletion_wipes_but_keeps_the_record(client,
                                     "AND enrolment_id IS NOT NULL")).scalar_one()
         audit = conn.execute(sa.text("SELECT action, count(*) FROM audit_entries WHERE target_type = "
                                      "'face_enrolment' GROUP BY action")).all()
-    assert left == 2  # only the superseded enrolment's two photos remain sealed
+    assert left == 3  # only the superseded enrolment's three photos remain sealed
     assert dict(audit) == {"create": 2, "update": 2}  # superseded once, deleted once
     assert client.delete(url, params={"reason": "again"}, headers=case.caseworker).status_code == 409
+
+
+def test_fewer_than_three_reference_photos_are_refused_before_any_face_work(client, case, face_jpeg, rows):
+    good = [face_jpeg(n) for n in GATES["enrol"]]
+    for photos in ([], good[:1], good[:2]):
+        r = _post(client, case, photos)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith(PROBLEM)
+        body = r.json()
+        assert body["errors"][0]["field"] == "photos", body
+        if photos:  # no file at all is the framework's "field required"; one or two get the reason
+            assert "at least 3 reference photos" in body["errors"][0]["message"]
+    assert _post(client, case, good * 2).status_code == 422  # six: at most five
+    assert rows("face_enrolments") == 0 and rows("face_photos") == 0
+    r = _post(client, case, good)
+    assert r.status_code == 201 and r.json()["image_count"] == 3

@@ -31,18 +31,18 @@ def test_rotate_then_reencrypt_moves_every_face_and_the_old_key_can_go(container
     new = json.loads(rotated.output)["active_key"]
     assert new != old
     # The running server picks the new key up at once: new data is sealed with it.
-    assert enrol([GATES["probe"]])["key_id"] == new
+    assert enrol([GATES["probe"], *GATES["enrol"][:2]])["key_id"] == new
     assert _keys_in_use(container) == {old, new}
 
     moved = runner.invoke(app, ["checkins", "reencrypt", *home, "--batch", "1"])
     assert moved.exit_code == 0, moved.output
     summary = json.loads(moved.output.strip().splitlines()[-1])
-    assert summary["moved"] == {"photos": 2, "templates": 1} and set(summary["rows_by_key"]) == {new}
+    assert summary["moved"] == {"photos": 3, "templates": 1} and set(summary["rows_by_key"]) == {new}
     assert _keys_in_use(container) == {new}
     with container.engine.connect() as conn:
         reads = conn.execute(sa.text("SELECT count(*) FROM audit_entries WHERE action = 'read' AND purpose = "
                                      "'re-encryption under the active face key'")).scalar_one()
-    assert reads == 3
+    assert reads == 4
 
     # Retire the old key: everything still opens, and a check-in still verifies against the template.
     (settings.key_dir / f"face_{old}.key").unlink()

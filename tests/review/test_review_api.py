@@ -45,7 +45,7 @@ def test_reviewer_sees_both_faces_side_by_side_and_each_read_is_audited(client, 
     assert detail["machine_outcome"] == "not_verified" and detail["score"] < detail["threshold"]
     record = detail["decision_record"]
     assert record["target_fmr"] and record["model_version"] and record["liveness"]["passed"] is True
-    assert len(detail["reference_photo_ids"]) == 2 and detail["probe_photo_id"]
+    assert len(detail["reference_photo_ids"]) == 3 and detail["probe_photo_id"]
     for photo_id in [*detail["reference_photo_ids"], detail["probe_photo_id"]]:
         r = client.get(f"/v1/review/items/{item['id']}/photos/{photo_id}", params={"purpose": "review of a check-in"},
                        headers=reviewer)
@@ -54,7 +54,7 @@ def test_reviewer_sees_both_faces_side_by_side_and_each_read_is_audited(client, 
     with container.engine.connect() as conn:
         reads = conn.execute(sa.text("SELECT actor_name, purpose FROM audit_entries WHERE action = 'read' "
                                      "AND target_type = 'face_photo'")).all()
-    assert len(reads) == 3 and all(p == "review of a check-in" for _, p in reads)
+    assert len(reads) == 4 and all(p == "review of a check-in" for _, p in reads)
     # A photo that is not part of this item cannot be fetched through it.
     other = client.get(f"/v1/review/items/{item['id']}/photos/{uuid.uuid4()}", headers=reviewer)
     assert other.status_code == 404 and other.headers["content-type"].startswith(PROBLEM)

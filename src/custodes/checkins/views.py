@@ -46,7 +46,7 @@ def _read(upload: FormFile, field: str) -> bytes:
              dependencies=[requires(*ENROLLERS)])
 def enrol_face(subject_id: uuid.UUID, photos: Annotated[list[UploadFile], File()], uow: Uow,
                container: ContainerDep) -> EnrolmentRead:
-    """Enrol (or re-enrol) a subject's face from one or more reference photos (JPEG or PNG)."""
+    """Enrol (or re-enrol) a subject's face from 3 to 5 reference photos (JPEG or PNG), each quality-checked."""
     from custodes.biometrics import get_engine
 
     data = [_read(p, f"photos[{i}]") for i, p in enumerate(photos)]

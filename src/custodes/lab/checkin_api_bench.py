@@ -18,11 +18,21 @@ from pathlib import Path
 
 import typer
 
-PEOPLE = ["Bill_Gates/Bill_Gates_0011.jpg", "Bill_Gates/Bill_Gates_0015.jpg"]
+# Enrolment takes at least 3 photos; LFW View 1 has two frontal ones of this person besides the
+# probe and the turn, so the third reference is a mirror image ("mirror:" prefix).
+PEOPLE = ["Bill_Gates/Bill_Gates_0011.jpg", "Bill_Gates/Bill_Gates_0015.jpg", "mirror:Bill_Gates/Bill_Gates_0011.jpg"]
 PROBE, TURNED = "Bill_Gates/Bill_Gates_0003.jpg", "Bill_Gates/Bill_Gates_0004.jpg"
 POLICY = {"kind": "check_in_policy", "prompts_per_day": 5, "waking_start": "08:00", "waking_end": "21:00",
           "quiet_hours": [], "response_minutes": 15, "min_gap_minutes": 60}
 PASSWORD = "correct-horse-battery"
+
+
+def frame_of(images: Path, name: str):
+    """An LFW photo on a 640x480 frame (mirrored for a "mirror:" name)."""
+    from custodes.biometrics.image_input import load_rgb, pad_to
+
+    rgb = pad_to(load_rgb(images / name.removeprefix("mirror:")))
+    return rgb[:, ::-1].copy() if name.startswith("mirror:") else rgb
 
 
 def _multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -91,7 +101,7 @@ def run(submissions: int = 30) -> dict:
     images = data_root() / "faces" / "lfw-view1" / "images"
     if not (images / PROBE).exists():
         raise typer.BadParameter(f"LFW View 1 is needed for this benchmark: {images} is missing")
-    jpeg = {name: encode_jpeg(pad_to(load_rgb(images / name))) for name in [*PEOPLE, PROBE, TURNED]}
+    jpeg = {name: encode_jpeg(frame_of(images, name)) for name in [*PEOPLE, PROBE, TURNED]}
     mirrored = {name: encode_jpeg(pad_to(load_rgb(images / name))[:, ::-1].copy()) for name in (PROBE, TURNED)}
     home = Path(tempfile.mkdtemp(prefix="custodes-bench-"))
     url = f"sqlite:///{home / 'custodes.db'}"

@@ -24,7 +24,7 @@ from typing import Annotated
 
 import typer
 
-from custodes.lab.checkin_api_bench import PEOPLE, PROBE, TURNED, _setup
+from custodes.lab.checkin_api_bench import PEOPLE, PROBE, TURNED, _setup, frame_of
 
 ORDERINGS = ("old", "new")
 
@@ -94,7 +94,7 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
     from custodes.access.actor import Actor
     from custodes.app import create_app
     from custodes.biometrics import get_engine
-    from custodes.biometrics.image_input import encode_jpeg, load_rgb, pad_to
+    from custodes.biometrics.image_input import encode_jpeg
     from custodes.bootstrap import bootstrap
     from custodes.checkins import submission
     from custodes.checkins.face_store import face_keys
@@ -107,7 +107,7 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
     images = data_root() / "faces" / "lfw-view1" / "images"
     if not (images / PROBE).exists():
         raise typer.BadParameter(f"LFW View 1 is needed for this benchmark: {images} is missing")
-    jpeg = {name: encode_jpeg(pad_to(load_rgb(images / name))) for name in [*PEOPLE, PROBE, TURNED]}
+    jpeg = {name: encode_jpeg(frame_of(images, name)) for name in [*PEOPLE, PROBE, TURNED]}
     home = Path(tempfile.mkdtemp(prefix="custodes-bench-lock-"))
     url = f"sqlite:///{home / 'custodes.db'}"
     migrate.upgrade(url)

@@ -151,22 +151,25 @@ class Scorer:
 
 
 def template_trials(fused: np.ndarray, identities: np.ndarray, rows: np.ndarray, cohort_fused: np.ndarray | None = None,
-                    top_fraction: float = 0.0, photos: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
+                    top_fraction: float = 0.0, photos: int = 3, fusion: str = "mean"
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
     """Operational trials: templates of `photos` photos (mean of their scores, normalised once per
     template by its top-k cohort scores) against one probe photo.
 
     Genuine: every image of a person with more than `photos` images, against a template of their
     first `photos` other images. Impostor: each person's first-`photos` template against every
-    image of other people. Returns (genuine, impostor, templates)."""
+    image of other people. `fusion` combines a probe's scores against the references: "mean" or
+    "max" (the cohort statistics are taken the same way). Returns (genuine, impostor, templates)."""
+    combine = {"mean": np.mean, "max": np.max}[fusion]
     by_id: dict[str, list[int]] = {}
     for r in rows:
         by_id.setdefault(identities[r], []).append(int(r))
 
     def template(refs: list[int]) -> tuple[np.ndarray, float, float]:
-        row = fused[refs].mean(axis=0)
+        row = combine(fused[refs], axis=0)
         if cohort_fused is None:
             return row, 0.0, 1.0
-        mu, sd = cohort_stats(cohort_fused[refs].mean(axis=0)[None], top_fraction)
+        mu, sd = cohort_stats(combine(cohort_fused[refs], axis=0)[None], top_fraction)
         return row, float(mu[0]), float(sd[0])
 
     gen, imp = [], []

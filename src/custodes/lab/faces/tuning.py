@@ -78,13 +78,13 @@ class Tuner:
         imp = m[idx.imp_i, idx.imp_j]
         return {Calibration.key(t): threshold_at_fmr(imp, t) for t in TARGETS}
 
-    def operational(self, cal: Calibration, split: str) -> dict:
-        """Templates of 3 photos (mean score, normalised per template) against one probe photo."""
+    def operational(self, cal: Calibration, split: str, fusion: str = "mean") -> dict:
+        """Templates of 3 photos (mean or max score, normalised per template) against one probe photo."""
         fused = fuse(cal, {m.name: self.raw(m.name, m.flip) for m in cal.models})
         other = self.rows["test" if split == "train" else "train"]
         cohort = fused[:, other] if cal.cohort else None
         g, i, templates = template_trials(fused, self.emb.identities, self.rows[split], cohort,
-                                          float(cal.cohort.get("top_fraction", 0)), TEMPLATE_PHOTOS)
+                                          float(cal.cohort.get("top_fraction", 0)), TEMPLATE_PHOTOS, fusion)
         return {"genuine": len(g), "impostor": len(i), "templates": templates, **fnmrs(g, i)}
 
 
