@@ -77,8 +77,6 @@ def challenge_frames(face_jpeg, person: dict, kind: str) -> tuple[bytes, list[by
 
 @pytest.fixture(autouse=True)
 def _checkin_test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Counting review items needs the random sample of verified check-ins off (tested on its own).
-    monkeypatch.setenv("CUSTODES_CHECKIN_REVIEW_SAMPLE", "0")
     # The data holds real head turns but no real nods, so tests draw among the turns (still at random).
     monkeypatch.setattr(checkin_service, "draw_challenge",
                         lambda: real_draw((ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT)))

@@ -7,8 +7,6 @@ but verified opens a review item for a human, and nothing adverse is recorded he
 
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -44,13 +42,8 @@ from custodes.review import intake
 from custodes.uow import UnitOfWork
 
 MAX_FAILURES_TO_ACQUIRE = 3  # then the prompt goes to a human instead of asking again
-# A small random share of verified check-ins is reviewed too: without it the ground truth would
-# hold only machine rejections, and live false-match rates could not be estimated at all.
-DEFAULT_SAMPLE_RATE = 0.02
-
-
-def sample_rate() -> float:
-    return float(os.environ.get("CUSTODES_CHECKIN_REVIEW_SAMPLE", DEFAULT_SAMPLE_RATE))
+# A share of verified check-ins is reviewed as well (checkins/audit_sample.py, by the sweep), so
+# that live false-match rates can be estimated; it is chosen there, never here.
 
 MESSAGES = {
     Outcome.VERIFIED: "Check-in received. Thank you.",
@@ -224,7 +217,5 @@ def _record(uow: UnitOfWork, prompt: CheckInPrompt, device_id: uuid.UUID, enrolm
     prompt.decision, prompt.decided_at = decision.record(), now
     if decision.needs_review:
         intake.open_item(uow=uow, request=review_request(prompt, attempt, decision.reason.value))
-    elif secrets.SystemRandom().random() < sample_rate():
-        intake.open_item(uow=uow, request=review_request(prompt, attempt, "random_sample"))
     return SubmissionRead(prompt_id=prompt.id, attempt_id=attempt.id, status="decided", outcome=decision.outcome,
                           reason=decision.reason.value, message=MESSAGES[decision.outcome])

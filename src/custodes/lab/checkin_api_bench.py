@@ -107,7 +107,6 @@ def run(submissions: int = 30) -> dict:
     url = f"sqlite:///{home / 'custodes.db'}"
     migrate.upgrade(url)
     clock = FrozenClock(datetime(2027, 1, 15, 6, tzinfo=UTC))
-    os.environ.setdefault("CUSTODES_CHECKIN_REVIEW_SAMPLE", "0")
     t0 = time.perf_counter()
     engine = get_engine()
     load_s = time.perf_counter() - t0

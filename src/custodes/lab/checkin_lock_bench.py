@@ -113,7 +113,6 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
     migrate.upgrade(url)
     now = datetime(2027, 1, 15, 10, tzinfo=UTC)
     clock = FrozenClock(now)
-    os.environ.setdefault("CUSTODES_CHECKIN_REVIEW_SAMPLE", "0")
     engine = get_engine()
     container = bootstrap(Settings(home=home, database_url=url), clock)
     watches = []
