@@ -105,3 +105,24 @@ def test_malformed_envelope_is_a_problem(client, clock, person, rows):
     r = post(client, clock, person.client, encode(1, _fixes(clock, 1)).replace(b'"v":1', b'"v":9'))
     assert r.status_code == 422
     assert rows("telemetry_batches") == 0
+
+
+def test_a_replay_another_api_process_receives_stores_nothing(client, clock, person, rows, monkeypatch):
+    """Upload nonces live in each process's memory only: the replay protection that holds across
+    processes is the signed sequence number, which makes the replay a duplicate."""
+    from custodes.devices import signing
+
+    dev = person.client
+    body = encode(4, _fixes(clock, 3))
+    headers = dev.http_headers(body, clock.now())
+    assert client.post(dev.path, content=body, headers=headers).status_code == 202
+    monkeypatch.setattr(signing, "RECENT_NONCES", signing.RecentNonces())  # as another process sees it
+    replay = client.post(dev.path, content=body, headers=headers)
+    assert replay.status_code == 202 and replay.json()["duplicate"] is True
+    assert rows("telemetry_batches") == 1
+
+
+def test_upload_nonces_write_no_database_row(client, clock, person, rows):
+    dev = person.client
+    assert post(client, clock, dev, encode(5, _fixes(clock, 2))).status_code == 202
+    assert rows("device_nonces") == 0

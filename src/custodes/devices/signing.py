@@ -4,6 +4,12 @@ Signature = HMAC-SHA256(secret, "v1\\n{METHOD}\\n{path}\\n{timestamp}\\n{nonce}\
 sent with the device id, a Unix timestamp and a single-use nonce in headers. Requests more than five
 minutes off the server clock, and nonces already seen, are refused.
 
+Telemetry uploads do not write their nonce to the database: a signed batch carries its own sequence
+number, and storing it is idempotent (same seq and body: the first answer again; another body: 409),
+so a replayed upload can store nothing. Their nonces are remembered in this process only
+(`RecentNonces`), which refuses a replay to the same process before it spends the device's rate
+allowance; a replay to another API process gets the harmless duplicate answer.
+
 HMAC verification needs the secret itself, so a one-way hash of it could not verify anything. The
 secret is therefore stored sealed (AES-GCM) under the server's device key, which lives outside the
 database; the database keeps only the sealed blob and a short fingerprint for display.
@@ -15,24 +21,28 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Request
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from custodes.access.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
-from custodes.devices.models import Device, DeviceNonce
+from custodes.devices.models import Assignment, Device, DeviceNonce
 from custodes.edge.rates import retry_after
 from custodes.errors import Forbidden, TooManyRequests, Unauthorized
+from custodes.orders.models import Order
 from custodes.uow import UnitOfWork
 
 H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
@@ -76,6 +86,9 @@ class DeviceIdentity:
     device_id: uuid.UUID
     agency_id: uuid.UUID
     actor: Actor
+    # The earliest start of an order of anyone the device has been assigned to, read with the device
+    # row in the same statement: fixes older than that have no legal basis to be kept.
+    fixes_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,22 +111,95 @@ def read_signed_parts(headers: Mapping[str, str], missing: str) -> SignedParts:
     return parts
 
 
+def fixes_from_query(device_id):
+    """The order start of a device (see `DeviceIdentity.fixes_from`), as a scalar subquery; indexed
+    on assignments.device_id and orders.subject_id."""
+    return (select(func.min(Order.starts_at)).join(Assignment, Assignment.subject_id == Order.subject_id)
+            .where(Assignment.device_id == device_id, Order.status != "draft").scalar_subquery())
+
+
+class FixesFromMemo:
+    """Order starts read with a device row in the last few seconds, for the same request's ingestion
+    (the MQTT path authenticates, then ingests): no second round trip for the same fact."""
+
+    TTL_S = 10.0
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._seen: OrderedDict[uuid.UUID, tuple[float, datetime | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_keys = max_keys
+
+    def put(self, device_id: uuid.UUID, start: datetime | None) -> None:
+        with self._lock:
+            self._seen.pop(device_id, None)
+            self._seen[device_id] = (time.monotonic(), start)
+            while len(self._seen) > self.max_keys:
+                self._seen.popitem(last=False)
+
+    def get(self, device_id: uuid.UUID) -> tuple[bool, datetime | None]:
+        with self._lock:
+            hit = self._seen.get(device_id)
+        if hit is None or time.monotonic() - hit[0] > self.TTL_S:
+            return False, None
+        return True, hit[1]
+
+
+FIXES_FROM = FixesFromMemo()
+
+
 def authenticate(uow: UnitOfWork, device_key: bytes, parts: SignedParts, *, method: str, path: str,
                  body: bytes) -> Device:
-    """The device whose own secret made this signature, or Unauthorized."""
-    device = uow.session.get(Device, parts.device_id)
+    """The device whose own secret made this signature, or Unauthorized. Its order start comes in
+    the same statement (`FIXES_FROM`, and `device.fixes_from`)."""
+    row = uow.session.execute(select(Device, fixes_from_query(Device.id)).where(Device.id == parts.device_id)).first()
+    device = row[0] if row else None
     if device is None or device.secret_sealed is None:
         raise Unauthorized("unknown device or no secret issued")
     secret = unseal(device_key, device.id, device.secret_sealed)
     expected = signature(secret, method, path, parts.timestamp, parts.nonce, body)
     if not hmac.compare_digest(parts.signature, expected):
         raise Unauthorized("bad device signature")
+    FIXES_FROM.put(device.id, row[1])
+    device.fixes_from = row[1]  # not a column: carried to the caller with the row
     return device
 
 
+class RecentNonces:
+    """Nonces of replay-idempotent requests seen by this process in the freshness window."""
+
+    def __init__(self, max_keys: int = 500_000) -> None:
+        self._seen: OrderedDict[tuple[uuid.UUID, str], float] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_keys = max_keys
+
+    def first_use(self, device_id: uuid.UUID, nonce: str, at: float) -> bool:
+        horizon = at - 2 * MAX_SKEW.total_seconds()
+        with self._lock:
+            while self._seen:  # oldest first: forget what is out of the window
+                key, seen = next(iter(self._seen.items()))
+                if seen >= horizon and len(self._seen) < self.max_keys:
+                    break
+                self._seen.popitem(last=False)
+            if (device_id, nonce) in self._seen:
+                return False
+            self._seen[(device_id, nonce)] = at
+            return True
+
+
+RECENT_NONCES = RecentNonces()
+
+
+def replay_idempotent(endpoint: Callable) -> Callable:
+    """Mark a device route whose effect is idempotent by content (telemetry: by signed sequence
+    number): `authenticated_device` then spends no database transaction on its nonce."""
+    endpoint.replay_idempotent = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def verify(container: Container, *, method: str, path: str, headers: Mapping[str, str], body: bytes,
-           claimed_for: uuid.UUID | None) -> DeviceIdentity:
-    """Authenticate a signed request, consume its nonce, and check it is for the device itself."""
+           claimed_for: uuid.UUID | None, idempotent: bool = False) -> DeviceIdentity:
+    """Authenticate a signed request, consume its nonce (in this process only when the route is
+    `idempotent`), and check it is for the device itself."""
     parts = read_signed_parts(
         headers, f"device requests need {H_DEVICE}, {H_TIMESTAMP}, {H_NONCE} and {H_SIGNATURE}")
     device_id, nonce = parts.device_id, parts.nonce
@@ -122,16 +208,21 @@ def verify(container: Container, *, method: str, path: str, headers: Mapping[str
         raise Unauthorized("request timestamp is more than 5 minutes off the server clock")
     with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
         device = authenticate(uow, container.device_key, parts, method=method, path=path, body=body)
-        uow.session.execute(delete(DeviceNonce).where(DeviceNonce.device_id == device_id,
-                                                      DeviceNonce.seen_at < now - 2 * MAX_SKEW))
-        uow.session.add(DeviceNonce(id=uuid.uuid4(), device_id=device_id, nonce=nonce, seen_at=now))
-        try:
-            uow.commit()
-        except IntegrityError:
-            raise Unauthorized("nonce already used: replayed request refused") from None
+        if idempotent:
+            if not RECENT_NONCES.first_use(device_id, nonce, now.timestamp()):
+                raise Unauthorized("nonce already used: replayed request refused")
+        else:
+            uow.session.execute(delete(DeviceNonce).where(DeviceNonce.device_id == device_id,
+                                                          DeviceNonce.seen_at < now - 2 * MAX_SKEW))
+            uow.session.add(DeviceNonce(id=uuid.uuid4(), device_id=device_id, nonce=nonce, seen_at=now))
+            try:
+                uow.commit()
+            except IntegrityError:
+                raise Unauthorized("nonce already used: replayed request refused") from None
         identity = DeviceIdentity(device_id=device.id, agency_id=device.agency_id,
                                   actor=Actor(kind="device", id=str(device.id), name=device.serial,
-                                              agency_id=device.agency_id))
+                                              agency_id=device.agency_id),
+                                  fixes_from=device.fixes_from)
     if claimed_for is not None and claimed_for != identity.device_id:
         raise Forbidden("a device may act only for itself")
     return identity
@@ -144,8 +235,10 @@ async def authenticated_device(request: Request, container: ContainerDep) -> Dev
         claimed_id = uuid.UUID(str(claimed)) if claimed is not None else None
     except ValueError:
         raise Forbidden("a device may act only for itself") from None
+    idempotent = getattr(request.scope.get("endpoint"), "replay_idempotent", False)
     identity = await run_in_threadpool(verify, container, method=request.method, path=request.url.path,
-                                       headers=request.headers, body=body, claimed_for=claimed_id)
+                                       headers=request.headers, body=body, claimed_for=claimed_id,
+                                       idempotent=idempotent)
     # Counted only once the signature is good, so nobody can spend another device's allowance.
     wait = container.device_rates.take(str(identity.device_id), container.clock.now())
     if wait > 0:

@@ -37,6 +37,10 @@ class TelemetryBatch(Base):
         UniqueConstraint("device_id", "seq"),
         Index("ix_telemetry_batches_pending", "device_id", "seq",
               postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL")),
+        # pending_devices: the oldest waiting batches first (migration 1400_ingest)
+        Index("ix_telemetry_batches_waiting", "id", "device_id",
+              postgresql_where=text("processed_at IS NULL AND quarantined_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL AND quarantined_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

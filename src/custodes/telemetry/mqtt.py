@@ -16,6 +16,8 @@ import queue
 import threading
 import time
 import uuid
+import zlib
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -88,20 +90,26 @@ def verify_message(container: Container, topic: str, headers: dict[str, str], bo
 class TelemetrySubscriber:
     """Receives telemetry on the shared subscriptions and hands each message to `store`.
 
-    paho's network thread only queues messages; one storing thread commits them and then sends
-    the PUBACK, so the broker keeps anything not yet stored. A message refused for good (a 4xx
+    paho's network thread only queues messages; `STORERS` storing threads commit them (their uploads
+    share the group commits of `telemetry.intake`) and the PUBACKs go out in the order the messages
+    came, each once it and every message before it is stored, so the broker keeps anything not yet
+    stored. A topic (one device) always goes to the same storing thread: a device's messages are
+    stored in the order they arrived. A message refused for good (a 4xx
     `DomainError`) is acknowledged and dropped, and the refusal goes back to the device on the
     message's MQTT 5 response topic (with its correlation data), so the device is told, not only the log.
     """
 
     FILTERS = (TELEMETRY_FILTER, OWNTRACKS_FILTER)
+    STORERS = 16
 
     def __init__(self, container: Container, store: Callable[[str, dict[str, str], bytes], None],
                  client_id: str) -> None:
         self.container = container
         self.store = store
         self.client_id = client_id
-        self._queue: queue.Queue = queue.Queue(maxsize=1000)
+        self._queues: list[queue.Queue] = [queue.Queue(maxsize=1000) for _ in range(self.STORERS)]
+        self._unacked: deque[list] = deque()  # [mid, qos, stored] in the order received
+        self._ack_lock = threading.Lock()
         self._stop = threading.Event()
         self.ready = threading.Event()  # set once the broker granted every subscription
         self.client = connect(container, client_id, manual_ack=True, persistent=True)
@@ -124,21 +132,32 @@ class TelemetrySubscriber:
             log.error("subscription refused: %s", reasons)
 
     def _on_message(self, _client, _userdata, msg) -> None:
-        self._queue.put(msg)
+        entry = [msg.mid, msg.qos, False]
+        with self._ack_lock:
+            self._unacked.append(entry)
+        self._queues[zlib.crc32(msg.topic.encode()) % self.STORERS].put((msg, entry))
+
+    def _stored(self, entry: list) -> None:
+        with self._ack_lock:
+            entry[2] = True
+            while self._unacked and self._unacked[0][2]:
+                mid, qos, _ = self._unacked.popleft()
+                self.client.ack(mid, qos)
 
     def start(self) -> None:
         self.client.loop_start()
-        threading.Thread(target=self._run, name="mqtt-store", daemon=True).start()
+        for i, q in enumerate(self._queues):
+            threading.Thread(target=self._run, args=(q,), name=f"mqtt-store-{i}", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
         self.client.loop_stop()
         self.client.disconnect()
 
-    def _run(self) -> None:
+    def _run(self, inbox: queue.Queue) -> None:
         while not self._stop.is_set():
             try:
-                msg = self._queue.get(timeout=0.5)
+                msg, entry = inbox.get(timeout=0.5)
             except queue.Empty:
                 continue
             props = getattr(msg, "properties", None)
@@ -160,7 +179,7 @@ class TelemetrySubscriber:
                     delay = min(delay * 2, 10)
             else:
                 return  # stopping: not acknowledged, the broker redelivers it to someone else
-            self.client.ack(msg.mid, msg.qos)
+            self._stored(entry)
 
     def _reply(self, props, exc: DomainError) -> None:
         topic = getattr(props, "ResponseTopic", None)

@@ -1,96 +1,96 @@
 """Ingestion use case: validate a signed upload and store it as a raw batch before answering.
 
-The same function serves HTTP and MQTT. Storing is idempotent by (device, sequence): a resend gets
-the first answer again; a different body under a used sequence number is a conflict.
+The same function serves HTTP, MQTT and the adapters. Validation and packing run in the caller's
+thread; storing goes through the process's group-commit writer (`intake`), which writes every
+upload waiting at that moment in one transaction, so many uploads share one commit. The caller is
+answered only once its group has committed: nothing answered is lost.
+
+Storing is idempotent by (device, sequence): a resend gets the first answer again; a different
+body under a used sequence number is a conflict. That is the replay protection of uploads, folded
+into the batch insert (see `devices.signing` for why their nonces need no transaction).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from custodes.access.actor import Actor
 from custodes.bootstrap import Container
-from custodes.devices.models import Assignment
-from custodes.errors import Conflict, Invalid
-from custodes.orders.models import Order
-from custodes.telemetry import segment
-from custodes.telemetry.models import TelemetryBatch
+from custodes.devices import signing
+from custodes.errors import Invalid
+from custodes.telemetry import intake, segment
+from custodes.telemetry.intake import IngestResult, Upload
 from custodes.telemetry.schemas import BatchRefused, FixColumns, validate_batch
+
+__all__ = ["IngestResult", "UNKNOWN", "ingest", "order_start", "prepare", "submit"]
+
+UNKNOWN: datetime | None = datetime.min  # "not read with the device": look the order start up
 
 
 @dataclass
-class IngestResult:
-    seq: int
-    highest_seq: int
-    accepted: int
-    rejected: list[dict] = field(default_factory=list)
-    duplicate: bool = False
-
-    def to_dict(self) -> dict:
-        return {"seq": self.seq, "highest_seq": self.highest_seq, "accepted": self.accepted,
-                "rejected": self.rejected, "duplicate": self.duplicate}
+class _Cached:
+    at: float
+    start: datetime | None = field(default=None)
 
 
-_ORDER_START: dict[uuid.UUID, tuple[float, datetime | None]] = {}
-ORDER_START_TTL_S = 10.0  # a device uploads often; its orders change rarely
+_ORDER_START: dict[uuid.UUID, _Cached] = {}
+ORDER_START_TTL_S = 10.0  # adapters (no signed device row) only; signed uploads read it with the device
 
 
 def order_start(container: Container, device_id: uuid.UUID) -> datetime | None:
     """The earliest start of an order of anyone this device has been assigned to: fixes older than
-    that have no legal basis to be kept. Cached for a few seconds per device."""
+    that have no legal basis to be kept. Read with the device row when it was just authenticated."""
+    known, start = signing.FIXES_FROM.get(device_id)
+    if known:
+        return start
     t = time.monotonic()
     hit = _ORDER_START.get(device_id)
-    if hit is not None and t - hit[0] < ORDER_START_TTL_S:
-        return hit[1]
+    if hit is not None and t - hit.at < ORDER_START_TTL_S:
+        return hit.start
     with container.uow(Actor.system("ingest")) as uow:
-        start = uow.session.scalar(
-            select(func.min(Order.starts_at)).join(Assignment, Assignment.subject_id == Order.subject_id)
-            .where(Assignment.device_id == device_id, Order.status != "draft"))
-    _ORDER_START[device_id] = (t, start)
+        start = uow.session.scalar(select(signing.fixes_from_query(device_id)))
+    _ORDER_START[device_id] = _Cached(t, start)
     return start
 
 
-def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: bool, channel: str,
-           signature: str, actor: Actor) -> IngestResult:
+def prepare(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: bool, channel: str,
+            signature: str, fixes_from: datetime | None = UNKNOWN) -> Upload:
+    """Validate and pack one upload (CPU only, no database but the order start when not known)."""
     now = container.clock.now()
-    try:  # validation happens outside the transaction: on SQLite a transaction holds the write lock
-        vb = validate_batch(body, now=now, not_before=order_start(container, device_id), ndjson=ndjson)
+    not_before = order_start(container, device_id) if fixes_from is UNKNOWN else fixes_from
+    try:
+        vb = validate_batch(body, now=now, not_before=not_before, ndjson=ndjson)
     except BatchRefused as exc:
         raise Invalid(exc.reason, errors=[{"field": f"items[{r.index}]", "message": r.reason}
                                           for r in exc.rejected]) from None
     rejected = [r.to_dict() for r in vb.rejected]
     packed = _pack_exactly(vb.fixes) if len(vb.fixes) else None
-    with container.uow(actor) as uow:
-        s = uow.session
-        existing = _existing(s, device_id, vb.seq)
-        if existing is None:
-            s.add(TelemetryBatch(
-                device_id=device_id, seq=vb.seq, received_at=now, channel=channel,
-                encoding="ndjson" if ndjson else "json", raw=body, signature=signature,
-                item_count=vb.item_count, fix_count=len(vb.fixes),
-                fixes=packed,
-                statuses=[st.to_dict() for st in vb.statuses], rejected=rejected))
-            try:
-                s.flush()
-                highest = _highest(s, device_id)
-                uow.commit()
-                return IngestResult(vb.seq, highest, vb.accepted_count, rejected)
-            except IntegrityError:  # the same batch raced in through another request or worker
-                uow.rollback()
-                existing = _existing(s, device_id, vb.seq)
-                if existing is None:
-                    raise
-        if existing.raw != body:
-            raise Conflict(f"sequence number {vb.seq} was already used for a different batch")
-        return IngestResult(vb.seq, _highest(s, device_id), vb.accepted_count, list(existing.rejected),
-                            duplicate=True)
+    return Upload(values=dict(
+        device_id=device_id, seq=vb.seq, received_at=now, channel=channel,
+        encoding="ndjson" if ndjson else "json", raw=body, signature=signature,
+        item_count=vb.item_count, fix_count=len(vb.fixes), fixes=packed,
+        statuses=[st.to_dict() for st in vb.statuses], rejected=rejected, attempts=0), accepted=vb.accepted_count)
+
+
+def submit(container: Container, upload: Upload) -> Future[IngestResult]:
+    """Hand a prepared upload to the group-commit writer; the future resolves once it is committed."""
+    return intake.writer(container).submit(upload)
+
+
+def ingest(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: bool, channel: str,
+           signature: str, actor: Actor | None = None, fixes_from: datetime | None = UNKNOWN) -> IngestResult:
+    """Validate, store (in the next group commit) and answer; blocks until stored. `actor` is kept
+    for the callers' symmetry: storing a raw batch writes no audited row."""
+    upload = prepare(container, device_id=device_id, body=body, ndjson=ndjson, channel=channel,
+                     signature=signature, fixes_from=fixes_from)
+    return submit(container, upload).result()
 
 
 def _pack_exactly(cols: FixColumns) -> bytes:
@@ -112,12 +112,3 @@ def _pack_exactly(cols: FixColumns) -> bytes:
             raise Invalid(f"items[{i}]: {name} would not be stored as sent", errors=[
                 {"field": f"items[{i}]", "message": f"{name} would not be stored as sent"}])
     return packed
-
-
-def _existing(session, device_id: uuid.UUID, seq: int) -> TelemetryBatch | None:
-    return session.scalars(select(TelemetryBatch).where(TelemetryBatch.device_id == device_id,
-                                                        TelemetryBatch.seq == seq)).first()
-
-
-def _highest(session, device_id: uuid.UUID) -> int:
-    return int(session.scalar(select(func.max(TelemetryBatch.seq)).where(TelemetryBatch.device_id == device_id)))

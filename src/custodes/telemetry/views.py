@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -16,7 +17,7 @@ from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.access.scope import subject_visible
 from custodes.audit.models import AuditAction
 from custodes.bounds import Instant
-from custodes.devices.signing import H_SIGNATURE, SignedDevice
+from custodes.devices.signing import H_SIGNATURE, SignedDevice, replay_idempotent
 from custodes.errors import DomainError, Forbidden, Invalid, NotFound
 from custodes.grants import service as grants
 from custodes.grants.models import PolicePurpose, TrailPurpose
@@ -38,6 +39,7 @@ router = APIRouter(prefix="/v1", tags=["telemetry"])
 
 @router.post("/devices/{device_id}/telemetry", status_code=202,
              responses={202: {"description": "stored; processing follows"}})
+@replay_idempotent  # by the signed sequence number: a replayed upload stores nothing
 async def upload_telemetry(device_id: uuid.UUID, request: Request, device: SignedDevice,
                            container: ContainerDep) -> JSONResponse:
     """A batch of up to 10,000 fixes and status reports, signed by the device itself."""
@@ -45,9 +47,11 @@ async def upload_telemetry(device_id: uuid.UUID, request: Request, device: Signe
     if len(body) > MAX_BODY:
         raise TooLarge(f"batch body over {MAX_BODY} bytes")
     ndjson = request.headers.get("content-type", "").split(";")[0].strip() == NDJSON
-    result = await run_in_threadpool(
-        service.ingest, container, device_id=device.device_id, body=body, ndjson=ndjson, channel="http",
-        signature=request.headers.get(H_SIGNATURE, ""), actor=device.actor)
+    upload = await run_in_threadpool(
+        service.prepare, container, device_id=device.device_id, body=body, ndjson=ndjson, channel="http",
+        signature=request.headers.get(H_SIGNATURE, ""), fixes_from=device.fixes_from)
+    # Answered once the upload's group has committed; no thread waits meanwhile.
+    result = await asyncio.wrap_future(service.submit(container, upload))
     runner = getattr(request.app.state, "telemetry_runner", None)
     if runner is not None:
         runner.wake()
