@@ -70,10 +70,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
 @app.command()
 def demo(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
          serve: Annotated[bool, typer.Option(help="serve after seeding")] = True,
-         reset: Annotated[bool, typer.Option(help="start an existing SQLite demo database afresh")] = False) -> None:
-    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it.
-    It seeds only a new database or one it made itself, never anything else."""
-    admin.demo(host=host, port=port, home=home, serve=serve, reset=reset)
+         reset: Annotated[bool, typer.Option(help="start an existing SQLite demo database afresh")] = False,
+         people: Annotated[int, typer.Option(min=0, max=200, help="simulated people moving while it serves "
+                                                                  "(0: the seeded data only)")] = 20,
+         speed: Annotated[float, typer.Option(min=1, max=600, help="simulated time, this many times real time")] = 120.0,
+         hours: Annotated[float, typer.Option(min=0.1, max=24 * 14, help="simulated hours the people run for")] = 48.0,
+         browser: Annotated[bool, typer.Option(help="open the console in a browser")] = True) -> None:
+    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it, with a
+    simulated population on accelerated time. It seeds only a new database or one it made itself."""
+    admin.demo(host=host, port=port, home=home, serve=serve, reset=reset, people=people if serve else 0,
+               speed=speed if serve and people else 1.0, hours=hours, browser=browser and serve)
 
 
 @app.command()
