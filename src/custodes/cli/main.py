@@ -14,7 +14,7 @@ from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
 from custodes.lab.checkin_lock_bench import bench_checkin_lock
-from custodes.lab.commands import bench_ingest_command, bench_retention, simulate_command
+from custodes.lab.commands import bench_ingest_command, bench_partitions, bench_retention, simulate_command
 from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
@@ -54,6 +54,7 @@ bench_app.command("checkin-api")(bench_checkin_api)
 bench_app.command("checkin-lock")(bench_checkin_lock)
 bench_app.command("liveness")(bench_liveness_command)
 bench_app.command("retention")(bench_retention)
+bench_app.command("partitions")(bench_partitions)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 
