@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from custodes.access.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.access.security import DEMO_PASSWORD
 from custodes.bootstrap import Container, bootstrap
+from custodes.clock import AcceleratedClock
 from custodes.config import Settings
 from custodes.db import migrate
 from custodes.devices import service as devices
@@ -123,7 +125,10 @@ def state(url: str) -> str:
         engine.dispose()
 
 
-def run(*, host: str, port: int, home: Path | None, serve: bool, reset: bool = False) -> None:
+def run(*, host: str, port: int, home: Path | None, serve: bool, reset: bool = False, speed: float = 1.0,
+        on_serving: Callable[[str], None] | None = None) -> None:
+    """Seed (or reuse) the demo database and serve it; `on_serving(url)` is called just before serving
+    (the CLI starts the simulated population there: the runtime never imports the lab)."""
     console = Console()
     settings = demo_settings(home)
     url = settings.database_url
@@ -140,7 +145,10 @@ def run(*, host: str, port: int, home: Path | None, serve: bool, reset: bool = F
             Path(db_file + suffix).unlink(missing_ok=True)
         found = "new"
     migrate.upgrade(url)
-    container = bootstrap(settings)
+    if speed != 1.0 and "token_minutes" not in settings.model_fields_set:
+        # Sign-ins last simulated minutes: the longest allowed (a day) is 12 real minutes at 120x.
+        settings = settings.model_copy(update={"token_minutes": 24 * 60})
+    container = bootstrap(settings, AcceleratedClock(speed) if speed != 1.0 else None)
     if found == "new":
         secrets = seed(container)
         console.print("device secrets (shown once): " + ", ".join(f"{k}={v}" for k, v in secrets.items()))
@@ -156,8 +164,13 @@ def run(*, host: str, port: int, home: Path | None, serve: bool, reset: bool = F
     url = f"http://{host}:{port}"
     console.print(f"serving Custodes at [bold]{url}[/bold]  (API docs {url}/docs, OpenAPI {url}/openapi.json)")
     console.print(f"sign in: curl -s -X POST {url}/v1/auth/token -d 'username=casey&password={PASSWORD}'")
+    if speed != 1.0:
+        console.print(f"simulated time: {speed:g}x real time from {container.clock.now():%Y-%m-%d %H:%M} UTC")
     if serve:
         from custodes.app import create_app
         from custodes.edge import server
 
-        server.run(create_app(container), host=host, port=port, log_level="warning")
+        app = create_app(container)
+        if on_serving is not None:
+            on_serving(url)
+        server.run(app, host=host, port=port, log_level="warning")

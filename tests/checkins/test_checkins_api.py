@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -111,17 +111,20 @@ def test_bad_check_in_uploads_are_refused_before_decoding(case, enrol, open_prom
 
 
 def test_pending_reveals_only_the_open_prompt(client, container, case, clock, device, officer):
-    r = device("GET", "/pending")  # 12:00 UTC: the day is drawn, but which prompt is open is by chance
-    assert r.status_code == 200 and set(r.json()) == {"prompt"}
-    with container.engine.connect() as conn:
-        opens = [row[0] for row in conn.execute(sa.text("SELECT opens_at FROM checkin_prompts ORDER BY opens_at"))]
-    assert len(opens) == 10  # yesterday and today, five each
-    # Between prompts nothing is revealed about the next one.
-    clock.set(clock.now().replace(hour=6))
+    clock.set(clock.now().replace(hour=6))  # 06:00 UTC: the day is drawn, before any prompt opens
     assert device("GET", "/pending").json() == {"prompt": None}
-    # Officers see only prompts that have opened, never future ones.
+    with container.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text("SELECT id, opens_at FROM checkin_prompts ORDER BY opens_at"))]
+    assert len(rows) == 5  # today's five; yesterday's were never asked, so none is drawn
     listed = client.get(f"/v1/subjects/{case.subject_id}/checkins", headers=officer("caseworker")).json()
-    assert all(c["opens_at"] <= clock.now().isoformat().replace("+00:00", "Z") for c in listed)
+    assert listed == []  # officers see only prompts that have opened, never future ones
+    first_id, first_opens = rows[0]
+    if isinstance(first_opens, str):  # SQLite: naive UTC text
+        first_opens = datetime.fromisoformat(first_opens)
+    clock.set((first_opens if first_opens.tzinfo else first_opens.replace(tzinfo=UTC)) + timedelta(minutes=1))
+    assert device("GET", "/pending").json()["prompt"]["prompt_id"] == str(uuid.UUID(str(first_id)))
+    listed = client.get(f"/v1/subjects/{case.subject_id}/checkins", headers=officer("caseworker")).json()
+    assert [c["id"] for c in listed] == [str(uuid.UUID(str(first_id)))]
 
 
 def test_throttle_answers_429_after_ten_consecutive_failures(container, case, enrol, open_prompt, device,

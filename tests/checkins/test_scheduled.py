@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -21,22 +21,43 @@ def _count(container, sql: str) -> int:
         return conn.execute(sa.text(sql)).scalar_one()
 
 
-def test_sweep_draws_days_and_raises_one_alert_per_missed_prompt(container, case, clock):
-    # 12:00 UTC on 15 January: yesterday's five prompts are over, and today's before noon too.
+def _prompts(container) -> list[tuple]:
+    with container.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text("SELECT opens_at, closes_at, status FROM checkin_prompts"))]
+
+
+def _utc(value) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite: naive UTC text
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_a_policy_started_mid_day_draws_no_prompt_already_past(container, case, clock):
+    # 12:00 UTC on 15 January, the policy created just now: yesterday and this morning were never
+    # asked, so nothing of them may be drawn, nor be missed.
     first = sweep(container)
-    assert first.drawn == 10
-    overdue = _count(container, "SELECT count(*) FROM checkin_prompts WHERE status = 'missed'")
-    assert first.missed == overdue >= 5
-    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed' "
-                             "AND category = 'check_in' AND status = 'open'") == overdue
+    assert first.missed == 0
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") == 0
+    drawn = _prompts(container)
+    assert first.drawn == len(drawn) <= 5
+    assert all(_utc(closes) > clock.now() for _, closes, _ in drawn)
+
+
+def test_sweep_draws_days_and_raises_one_alert_per_missed_prompt(container, case, clock):
+    clock.set(clock.now().replace(hour=7))  # before waking hours: the whole of 15 January is still to come
+    first = sweep(container)
+    assert (first.drawn, first.missed) == (5, 0)  # and nothing of 14 January, which was never asked
     again = sweep(container)  # same minute: nothing new, no duplicate alert
     assert (again.drawn, again.missed) == (0, 0)
     clock.advance(timedelta(days=1))
     later = sweep(container)
-    missed = _count(container, "SELECT count(*) FROM checkin_prompts WHERE status = 'missed'")
-    assert later.drawn == 5 and later.missed == missed - overdue >= 10 - overdue
-    assert _count(container, "SELECT count(*) FROM checkin_prompts WHERE status = 'pending'") == 15 - missed
-    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") == missed
+    assert (later.drawn, later.missed) == (5, 5)
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed' "
+                             "AND category = 'check_in' AND status = 'open'") == 5
+    clock.advance(timedelta(days=1))
+    last = sweep(container)
+    assert (last.drawn, last.missed) == (5, 5)
+    assert _count(container, "SELECT count(*) FROM checkin_prompts WHERE status = 'pending'") == 5
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") == 10
     assert _count(container, "SELECT count(*) FROM review_items") == 0  # nobody tried: alerts only
 
 
@@ -75,15 +96,21 @@ def test_a_policy_that_cannot_be_applied_raises_an_alert_and_spares_the_others(c
                              "AND category = 'integrity'") == 1
 
 
-def test_serve_and_worker_loops_run_the_sweep(container, case):
+def test_serve_and_worker_loops_run_the_sweep(container, case, clock):
+    clock.set(clock.now().replace(hour=7))  # the runner draws all of 15 January, then misses it the next day
     runner = Runner(container, mqtt=False, name="sweep-test", notify=False, tick_s=3600, sweep_s=0.05)
     runner.start()
     try:
         for _ in range(200):
-            if _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") > 0:
+            if _count(container, "SELECT count(*) FROM checkin_prompts") == 5:
+                break
+            time.sleep(0.05)
+        clock.advance(timedelta(days=1))
+        for _ in range(200):
+            if _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") == 5:
                 break
             time.sleep(0.05)
     finally:
         runner.stop()
     assert _count(container, "SELECT count(*) FROM checkin_prompts") == 10
-    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") >= 5
+    assert _count(container, "SELECT count(*) FROM alerts WHERE kind = 'check_in_missed'") == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,8 +23,12 @@ def _closed(prompt_id, subject_id, reason, outcome, now):
                       second_decision=outcome if two else None)
 
 
-def test_error_rates_count_what_reviewers_overturned(client, container, case, officer):
-    sweep(container)  # draws ten prompts to hang review items on
+def test_error_rates_count_what_reviewers_overturned(client, container, case, officer, clock):
+    # Two whole days drawn before their waking hours: ten prompts to hang review items on.
+    clock.set(clock.now().replace(hour=7))
+    sweep(container)
+    clock.advance(timedelta(days=1))
+    sweep(container)
     labels = ([("no_match", "same_person")] * 2 + [("no_match", "different_person")] * 5
               + [("no_match", "unusable")] + [("liveness_failed", "same_person")]
               + [("random_sample", "same_person")])

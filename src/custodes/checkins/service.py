@@ -72,7 +72,11 @@ def active_policy(*, uow: UnitOfWork, subject: Subject, at: datetime) -> tuple[O
 
 def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random | None = None) -> int:
     """Draw the subject's prompts for the local day containing `at` and the day before (a waking
-    window may run past midnight), once each; returns how many prompts were newly drawn."""
+    window may run past midnight), once each; returns how many prompts were newly drawn.
+
+    Only prompts whose response window is still to close are kept: a day first drawn mid-day (a
+    policy added at noon, a new order, the first sweep after a restart) must not hold prompts nobody
+    was ever asked, each of which would become a false `check_in_missed` at the next sweep."""
     found = active_policy(uow=uow, subject=subject, at=at)
     if found is None:
         return 0
@@ -81,6 +85,7 @@ def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random
     if arrangement is not None:  # reports in person instead: no face prompts, a daily requirement
         return in_person.ensure_days(uow=uow, subject=subject, order=order, arrangement=arrangement, at=at)
     today = at.astimezone(policy.zone).date()
+    now = uow.clock.now()
     made = 0
     for day in (today - timedelta(days=1), today):
         if uow.session.scalars(select(CheckInDay.id).where(CheckInDay.subject_id == subject.id,
@@ -92,11 +97,11 @@ def ensure_drawn(*, uow: UnitOfWork, subject: Subject, at: datetime, rng: Random
                                                  CheckInPrompt.opens_at < start)
             .order_by(CheckInPrompt.opens_at.desc()).limit(policy.prompts_per_day)))
         slots = [s for s in draw_day(policy, day, rng, previous)
-                 if order.starts_at <= s.opens_at and s.closes_at <= order.ends_at]
+                 if order.starts_at <= s.opens_at and s.closes_at <= order.ends_at and s.closes_at > now]
         try:
             with uow.session.begin_nested():  # another worker may draw the same day: keep theirs
                 uow.session.add(CheckInDay(id=uuid.uuid4(), subject_id=subject.id, day=day, prompts=len(slots),
-                                           drawn_at=uow.clock.now()))
+                                           drawn_at=now))
                 uow.session.add_all(CheckInPrompt(id=uuid.uuid4(), subject_id=subject.id, order_id=order.id,
                                                   day=day, opens_at=s.opens_at, closes_at=s.closes_at,
                                                   status="pending", attempts=0, failures_to_acquire=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import typer
@@ -38,11 +39,25 @@ def serve(*, host: str, port: int, home: Path | None, speed: float = 1.0) -> Non
     server.run(create_app(bootstrap(settings, clock)), host=host, port=port, log_level="info")
 
 
-def demo(*, host: str, port: int, home: Path | None, serve: bool, reset: bool) -> None:
+def demo(*, host: str, port: int, home: Path | None, serve: bool, reset: bool, people: int = 0,
+         speed: float = 1.0, hours: float = 48.0, browser: bool = False) -> None:
     from custodes import demo as demo_module
 
+    def on_serving(url: str) -> None:
+        if people:
+            from custodes.config import data_root
+            from custodes.lab.field import live
+
+            live.start(url=url, people=people, hours=hours, speed=speed, username="casey",
+                       password=demo_module.PASSWORD, data=data_root(), console=console)
+        if browser:
+            import webbrowser
+
+            threading.Timer(1.5, webbrowser.open, args=(f"{url}/",)).start()
+
     try:
-        demo_module.run(host=host, port=port, home=home, serve=serve, reset=reset)
+        demo_module.run(host=host, port=port, home=home, serve=serve, reset=reset, speed=speed,
+                        on_serving=on_serving)
     except demo_module.DemoRefused as exc:
         fail(str(exc))
 

@@ -14,7 +14,7 @@ from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
 from custodes.lab.checkin_lock_bench import bench_checkin_lock
-from custodes.lab.commands import bench_ingest_command, bench_retention, bench_trail_storage, simulate_command
+from custodes.lab.commands import bench_ingest_command, bench_partitions, bench_retention, bench_trail_storage, simulate_command
 from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
@@ -55,6 +55,7 @@ bench_app.command("checkin-lock")(bench_checkin_lock)
 bench_app.command("liveness")(bench_liveness_command)
 bench_app.command("retention")(bench_retention)
 bench_app.command("trail-storage")(bench_trail_storage)
+bench_app.command("partitions")(bench_partitions)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
 
@@ -71,10 +72,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
 @app.command()
 def demo(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
          serve: Annotated[bool, typer.Option(help="serve after seeding")] = True,
-         reset: Annotated[bool, typer.Option(help="start an existing SQLite demo database afresh")] = False) -> None:
-    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it.
-    It seeds only a new database or one it made itself, never anything else."""
-    admin.demo(host=host, port=port, home=home, serve=serve, reset=reset)
+         reset: Annotated[bool, typer.Option(help="start an existing SQLite demo database afresh")] = False,
+         people: Annotated[int, typer.Option(min=0, max=200, help="simulated people moving while it serves "
+                                                                  "(0: the seeded data only)")] = 20,
+         speed: Annotated[float, typer.Option(min=1, max=600, help="simulated time, this many times real time")] = 120.0,
+         hours: Annotated[float, typer.Option(min=0.1, max=24 * 14, help="simulated hours the people run for")] = 48.0,
+         browser: Annotated[bool, typer.Option(help="open the console in a browser")] = True) -> None:
+    """Create a demo database (agencies, officers, subjects, orders, devices) and serve it, with a
+    simulated population on accelerated time. It seeds only a new database or one it made itself."""
+    admin.demo(host=host, port=port, home=home, serve=serve, reset=reset, people=people if serve else 0,
+               speed=speed if serve and people else 1.0, hours=hours, browser=browser and serve)
 
 
 @app.command()

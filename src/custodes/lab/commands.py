@@ -103,3 +103,17 @@ def bench_trail_storage(
     from custodes.lab.trail_storage_bench import report, run
 
     report(run(fixes_per_message=fixes_per_message, devices=devices, hours=hours, pg_url=pg_url), json_out)
+
+
+def bench_partitions(
+    days: Annotated[int, typer.Option(min=2, max=60, help="daily partitions of trail")] = 7,
+    devices: Annotated[int, typer.Option(min=1, max=20000, help="devices, each with a day of fixes per partition")] = 200,
+    per_device: Annotated[int, typer.Option(min=1, max=5760, help="fixes per device per day (1440: one a minute)")] = 1440,
+    pg_url: Annotated[str, typer.Option(help="PostgreSQL URL (a private schema is made and dropped)")] =
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the figures here too")] = None,
+) -> None:
+    """Trail partitioned by day against one table: ingest rows/s, and deleting the oldest day."""
+    from custodes.lab.partition_bench import run
+
+    run(pg_url=pg_url, days=days, devices=devices, per_device=per_device, json_path=json_path)

@@ -30,7 +30,8 @@ TICK_REAL_S = 30.0  # the platform's scheduled-check period (runner default), in
 
 
 def setup(platform: Platform, devices_out: list[SimDevice], plans, start: datetime, hours: float,
-          faces: FaceBank, rng: np.random.Generator, progress: Progress) -> None:
+          faces: FaceBank, rng: np.random.Generator, progress: Progress, share_with: tuple[str, ...] = (),
+          policy: dict | None = None) -> None:
     task = progress.add_task("enrolling", total=len(plans))
     for i, plan in enumerate(plans):
         p = plan.person
@@ -53,7 +54,9 @@ def setup(platform: Platform, devices_out: list[SimDevice], plans, start: dateti
              "circle": {"lat": plan.exclusion[0], "lon": plan.exclusion[1], "radius_m": planning.EXCLUSION_RADIUS_M}},
             {"kind": "curfew", "rrule": "FREQ=DAILY", "start_local": f"{local_day}T{planning.CURFEW_START_H:02d}:00:00",
              "duration_minutes": planning.CURFEW_HOURS * 60, "zone_name": "home"},
-        ] + ([CHECK_IN_POLICY] if watch else [])
+        ] + ([policy or CHECK_IN_POLICY] if watch else [])
+        for agency_id in share_with:  # e.g. the monitoring centre, whose reviewers work the queues
+            platform.must("POST", f"/v1/subjects/{subject['id']}/shares", json={"agency_id": agency_id})
         for spec in specs:
             platform.must("POST", f"/v1/orders/{order['id']}/conditions", json={"spec": spec})
         tag = f"{i:05d}{rng.integers(1e6):06d}"
@@ -141,7 +144,8 @@ class CheckIns:
 
 def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
         password: str, data: Path, json_path: Path | None, mqtt_host: str = "127.0.0.1", mqtt_port: int = 1883,
-        rates: planning.Rates | None = None, settle_s: float | None = None, console: Console | None = None) -> dict:
+        rates: planning.Rates | None = None, settle_s: float | None = None, console: Console | None = None,
+        share_with: tuple[str, ...] = (), policy: dict | None = None) -> dict:
     console = console or Console(stderr=True)
     rates = rates or planning.Rates()
     platform = Platform(url, username, password)
@@ -163,7 +167,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     sent = Counter()
     t_real0 = time.monotonic()
     with Progress(*columns, console=console) as progress:
-        setup(platform, devices, plans, start, hours, faces, rng, progress)
+        setup(platform, devices, plans, start, hours, faces, rng, progress, share_with, policy)
         # The simulation starts now: fixes from before enrolment finished are sent in the first uploads.
         checkins = CheckIns(platform, faces, rates, np.random.default_rng([seed, 10**6]))
         end = start.timestamp() + hours * 3600
