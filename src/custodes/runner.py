@@ -211,13 +211,17 @@ class Runner:
 def fault_point(spec: str) -> Callable[[str], None]:
     """Fault injection for the crash tests, handed to `Runner(fault=...)` by their launcher:
     "step:n" kills the process (as kill -9 would) the n-th time it passes `step` (stored, trail,
-    rules, commit)."""
-    target, n = spec.split(":")
+    rules, commit); "step:n:hold" stops there instead, holding what it holds (a device's claim,
+    an open transaction), until the test kills it with a real SIGKILL."""
+    target, n, *mode = spec.split(":")
     seen: Counter[str] = Counter()
 
     def hit(step: str) -> None:
         seen[step] += 1
         if step == target and seen[step] == int(n):
+            if mode == ["hold"]:
+                log.warning("fault injected at %s #%s: holding", step, n)
+                threading.Event().wait()
             log.warning("fault injected at %s #%s: exiting", step, n)
             os._exit(137)
 
