@@ -40,10 +40,11 @@ def population(container: Container, agency_id: uuid.UUID, n: int, *, days: int 
 
 
 def batch(seq: int, t0: datetime, *, where: tuple[float, float] | None = None, n: int = PER_BATCH) -> bytes:
-    """Batch `seq` of a device: n fixes 10 s apart, 5 minutes of data time per batch."""
+    """Batch `seq` of a device: n fixes over the first 200 s of the 5 minutes of data time it covers."""
     start = t0 + timedelta(minutes=5 * seq)
     at = where or (INSIDE_EXCLUSION if seq == BREACH_SEQ else HOME)
-    return encode(seq, [fix(start + timedelta(seconds=10 * i), *at, 6.0) for i in range(n)])
+    step = max(1, 200 // n)  # then 100 s or more to the next batch: a plausible walk between places
+    return encode(seq, [fix(start + timedelta(seconds=step * i), *at, 6.0) for i in range(n)])
 
 
 @dataclass
@@ -152,6 +153,7 @@ def assert_nothing_lost_or_twice(state: dict, accepted: dict[tuple[uuid.UUID, in
     for sid, kind, _ in state["alerts"]:
         by_subject.setdefault(sid, []).append(kind)
     if batches > BREACH_SEQ:
-        assert {sid: sorted(k) for sid, k in by_subject.items()} == {p.subject_id: EXPECTED_KINDS for p in devices}
+        got = {sid: sorted(k) for sid, k in by_subject.items()}
+        assert got == {p.subject_id: EXPECTED_KINDS for p in devices}, got
     assert state["notices"] == len(keys), "one alert.raised notice per alert"
     assert len(state["deliveries"]) == len(set(state["deliveries"])), "a notification queued twice"
