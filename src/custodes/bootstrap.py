@@ -37,7 +37,7 @@ class Container:
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
     container = Container(
         settings=settings,
         clock=clock or SystemClock(),

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     mqtt_group: str = "custodes"
     pipeline: Literal["embedded", "worker"] = "embedded"
     serve_mqtt: bool = False
+    # Resilience: the Retry-After of a 503/507 while the database is away or full, and how long a
+    # connection attempt to one host of a (multi-host) database URL may take before the next is tried.
+    unavailable_retry_after_s: int = Field(default=5, ge=1, le=3600)
+    db_connect_timeout_s: int = Field(default=3, ge=1, le=60)
     tick_seconds: float = Field(default=30.0, ge=0, description="scheduled checks; 0 turns them off")
     # The live audit sample (checkins/audit_sample.py): the share of verified check-ins people re-check,
     # so that live false matches can be counted at all.

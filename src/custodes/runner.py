@@ -28,7 +28,7 @@ from custodes.bootstrap import Container
 from custodes.checkins.audit_sample import audit_tick
 from custodes.checkins.scheduled import sweep
 from custodes.devices.signing import H_SIGNATURE
-from custodes.errors import Forbidden
+from custodes.errors import Forbidden, storage_refusal
 from custodes.telemetry import compaction, service
 from custodes.telemetry.mqtt import connect, verify_message
 from custodes.orders.scheduled import review_overdue_tick
@@ -36,6 +36,9 @@ from custodes.subject_access.scheduled import task_overdue_tick
 from custodes.telemetry.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+# Reconnection backoff to the broker and the database: short enough that a restart is bridged in
+# seconds, long enough that an outage is not a busy loop of failed attempts.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.5, 5.0
 
 
 class Runner:
@@ -87,11 +90,8 @@ class Runner:
         if self.checkpoint_s > 0:
             # Signed audit checkpoints outside the database, so a cut chain tail is caught.
             self._spawn("audit-checkpoint", self._every(self.checkpoint_s, self._checkpoint))
-        if self.mqtt:
-            from custodes.telemetry.mqtt import TelemetrySubscriber
-
-            self.subscriber = TelemetrySubscriber(self.container, self._store_mqtt, client_id=self.name)
-            self.subscriber.start()
+        if self.mqtt and not self._subscribe(retry=False):
+            self._spawn("mqtt-connect", self._subscribe)
         if self.notify:
             self._spawn("notify", self._every(self.notify_s, self._notify_once))
 
@@ -121,15 +121,45 @@ class Runner:
         except Exception:
             log.exception("warming the rule sets failed; they compile on first use instead")
 
+    def _subscribe(self, retry: bool = True) -> bool:
+        """Subscribe, waiting with backoff for a broker that is not there yet; once connected, paho
+        reconnects by itself (within RECONNECT_MAX_S) and the persistent session brings back what
+        was not acknowledged."""
+        from custodes.telemetry.mqtt import TelemetrySubscriber
+
+        delay = RECONNECT_MIN_S
+        while not self._stop.is_set():
+            try:
+                subscriber = TelemetrySubscriber(self.container, self._store_mqtt, client_id=self.name)
+            except OSError as exc:
+                log.warning("MQTT broker unreachable (%s); retrying in %.1f s", exc, delay)
+                if not retry:
+                    return False
+                self._stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            subscriber.client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+            self.subscriber = subscriber
+            subscriber.start()
+            return True
+        return False
+
     def _pipeline_loop(self) -> None:
+        delay = self.poll_s
         while not self._stop.is_set():
             try:
                 turn = self.pipeline.run_once()
-            except Exception:
-                log.exception("pipeline turn failed; the batches stay pending and are retried")
+            except Exception as exc:
+                if storage_refusal(exc, 1) is None:
+                    log.exception("pipeline turn failed; the batches stay pending and are retried")
+                elif delay == self.poll_s:  # one line per outage, not one per attempt
+                    log.warning("database unavailable (%s); retrying with backoff", type(exc).__name__)
                 turn = None
+                delay = min(max(delay * 2, RECONNECT_MIN_S), RECONNECT_MAX_S)
+            else:
+                delay = self.poll_s
             if turn is None or turn.batches == 0:
-                self._wake.wait(self.poll_s)
+                self._wake.wait(delay)
                 self._wake.clear()
 
     def _every(self, seconds: float, fn: Callable[[], object]) -> Callable[[], None]:
@@ -156,6 +186,7 @@ class Runner:
             self._mqtt_retry_at = time.monotonic() + 60  # a missing broker is retried once a minute
             try:
                 client = connect(self.container, f"{self.name}-alerts-{socket.gethostname()}")
+                client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
                 client.loop_start()
                 self._sender.mqtt_client = client
             except OSError as exc:
@@ -190,13 +221,17 @@ class Runner:
 def fault_point(spec: str) -> Callable[[str], None]:
     """Fault injection for the crash tests, handed to `Runner(fault=...)` by their launcher:
     "step:n" kills the process (as kill -9 would) the n-th time it passes `step` (stored, trail,
-    rules, commit)."""
-    target, n = spec.split(":")
+    rules, commit); "step:n:hold" stops there instead, holding what it holds (a device's claim,
+    an open transaction), until the test kills it with a real SIGKILL."""
+    target, n, *mode = spec.split(":")
     seen: Counter[str] = Counter()
 
     def hit(step: str) -> None:
         seen[step] += 1
         if step == target and seen[step] == int(n):
+            if mode == ["hold"]:
+                log.warning("fault injected at %s #%s: holding", step, n)
+                threading.Event().wait()
             log.warning("fault injected at %s #%s: exiting", step, n)
             os._exit(137)
 

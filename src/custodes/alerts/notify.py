@@ -3,7 +3,9 @@
 Two steps, both driven by the transactional outbox. `fan_out` turns each `alert.*` message into
 one delivery per (agency, channel) in a single transaction; `deliver` sends them: an HMAC-signed
 webhook to the agency's endpoint and an MQTT message on `custodes/alerts/{agency_id}`. A failed
-delivery is retried with exponential backoff; receivers deduplicate on `message_id` (at least once).
+delivery is retried with exponential backoff, and one whose sender died is sent again after its
+lease: delivery is at least once, and each delivery's `message_id` is fixed by the alert, agency and
+channel (`delivery_id`), so receivers deduplicate on it.
 """
 
 from __future__ import annotations
@@ -83,13 +85,26 @@ def fan_out(container: Container, config: NotifyConfig, limit: int = 200) -> int
                     User.agency_id == agency, User.active.is_(True), User.role.in_([str(r) for r in NOTIFIED_ROLES]))
                 ).all()
                 body = {**m.payload, "event": m.topic, "agency_id": str(agency), "recipients": sorted(officers)}
-                uow.publish(MQTT, {**body, "message_id": str(uuid.uuid4()), "topic": mqtt_topic(str(agency))})
+                _delivery(s, m, agency, MQTT, now, {**body, "topic": mqtt_topic(str(agency))})
                 if config.webhook_url:
-                    uow.publish(WEBHOOK, {**body, "message_id": str(uuid.uuid4()),
-                                          "url": config.webhook_url.format(agency_id=agency)})
+                    _delivery(s, m, agency, WEBHOOK, now, {**body, "url": config.webhook_url.format(agency_id=agency)})
             m.delivered_at = now
         uow.commit()
         return len(msgs)
+
+
+def delivery_id(source_id: uuid.UUID, agency_id: uuid.UUID, channel: str) -> uuid.UUID:
+    """The idempotency key of one notification: the same alert message, agency and channel always
+    give the same id, so a delivery can exist once only (it is the row's key) and a receiver that
+    keeps the `message_id`s it has seen drops every resend (sends are at least once)."""
+    return uuid.uuid5(source_id, f"{agency_id}/{channel}")
+
+
+def _delivery(s, source: OutboxMessage, agency_id: uuid.UUID, channel: str, now: datetime,
+              payload: dict[str, Any]) -> None:
+    mid = delivery_id(source.id, agency_id, channel)
+    if s.get(OutboxMessage, mid) is None:
+        s.add(OutboxMessage(id=mid, topic=channel, payload={**payload, "message_id": str(mid)}, created_at=now))
 
 
 def deliver(container: Container, config: NotifyConfig, sender: Sender, limit: int = 100) -> int:
@@ -156,7 +171,8 @@ class LiveSender:
         self._http.post(url, content=body, headers=headers).raise_for_status()
 
     def mqtt(self, topic: str, body: bytes) -> None:
-        if self.mqtt_client is None:
+        if self.mqtt_client is None or not self.mqtt_client.is_connected():
+            # Queued by paho now, it would also go out on reconnection, beside the outbox's own retry.
             raise RuntimeError("no MQTT connection")
         info = self.mqtt_client.publish(topic, body, qos=1)
         info.wait_for_publish(timeout=5)

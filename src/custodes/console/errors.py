@@ -25,6 +25,8 @@ NEXT_STEP = {
     409: "Someone may have changed it already: reload the page to see its current state.",
     422: "Correct the fields named above and send the form again.",
     429: "Wait the time shown, then try again.",
+    503: "Custodes cannot reach its database just now. Nothing was saved: wait the time shown, then try again.",
+    507: "Custodes has run out of storage space. Nothing was saved: tell support, then try again later.",
     500: "This is a fault in Custodes, not something you did. Try again; if it persists, tell support "
          "the time it happened.",
 }
@@ -37,7 +39,10 @@ def is_console(request: Request) -> bool:
 def error_page(request: Request, status: int, title: str, detail: str,
                headers: dict[str, str] | None = None) -> Response:
     container = request.app.state.container
-    who = web.signed_in(request, container)
+    try:
+        who = web.signed_in(request, container)
+    except Exception:  # the page that says "the database is away" must not need the database
+        who = None
     officer, csrf = (who[0], who[2].csrf) if who else (None, None)
     response = web.render(request, container, "error.html", status=status, officer=officer, csrf=csrf,
                           title=title, status_code=status, detail=detail,

@@ -1,4 +1,11 @@
-"""Engine creation with the per-backend settings the unit of work relies on."""
+"""Engine creation with the per-backend settings the unit of work relies on.
+
+PostgreSQL may be named by a multi-host URL (libpq's, which psycopg 3 follows):
+`postgresql+psycopg://user@/custodes?host=10.0.0.1:5432&host=10.0.0.2:5432&target_session_attrs=read-write`.
+Each new connection tries the hosts in turn and keeps the one that takes writes, so after a standby is
+promoted the pool finds the new primary by itself: dead pooled connections are dropped at checkout
+(`pool_pre_ping`) and the next connection lands on whichever host is now read-write.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, connect_timeout_s: int | None = None, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
@@ -17,7 +25,26 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(postgres_url(url, connect_timeout_s), pool_pre_ping=True, **kwargs)
+
+
+def postgres_url(url: str, connect_timeout_s: int | None) -> str:
+    """The URL with a connection timeout per host, unless it names one: without it, a host that is
+    down but not refusing (a lost machine) holds every connection attempt for minutes before the
+    next host of a multi-host URL is tried."""
+    parsed = make_url(url)
+    if connect_timeout_s is None or "connect_timeout" in parsed.query:
+        return url
+    return parsed.update_query_dict({"connect_timeout": str(connect_timeout_s)}).render_as_string(hide_password=False)
+
+
+def database_hosts(url: str) -> list[str]:
+    """The hosts a PostgreSQL URL names, in the order connections try them (for logs and `doctor`)."""
+    parsed = make_url(url)
+    hosts = parsed.query.get("host")
+    if hosts:
+        return [hosts] if isinstance(hosts, str) else list(hosts)
+    return [f"{parsed.host or 'localhost'}:{parsed.port or 5432}"]
 
 
 def private_file(path: Path) -> None:
