@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from custodes.access import security
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.app import create_app
 from custodes.bootstrap import Container, bootstrap

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from custodes.access import security
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import User, UserCreate
 from custodes.app import create_app
 from custodes.bootstrap import bootstrap

@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import custodes.db.registry  # noqa: F401  (every table on the metadata)
+import custodes.tables  # noqa: F401  (every table on the metadata)
 from custodes.db import Base
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.clock import Clock, SystemClock
 from custodes.config import Settings
 from custodes.db import make_engine, make_session_factory

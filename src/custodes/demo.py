@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.access.security import DEMO_PASSWORD
 from custodes.bootstrap import Container, bootstrap

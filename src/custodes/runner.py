@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.adapters import service as adapters
 from custodes.alerts.notify import LiveSender, NotifyConfig, deliver, fan_out
 from custodes.bootstrap import Container

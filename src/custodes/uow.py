@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import chain
 from custodes.audit.models import AuditAction
 from custodes.clock import Clock

@@ -4,7 +4,7 @@ home office" must mean one agency)."""
 import pytest
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import AgencyCreate
 from custodes.errors import Conflict
 

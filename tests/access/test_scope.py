@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import service as alerts
 
 

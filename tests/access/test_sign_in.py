@@ -6,7 +6,7 @@ import jwt
 import sqlalchemy as sa
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import UserCreate
 
 PROBLEM = "application/problem+json"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.app import create_app
 from custodes.bootstrap import Container
 from custodes.lab.population import Monitored, enrol

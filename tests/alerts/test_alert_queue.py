@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import feed, service
 from custodes.app import create_app
 from custodes.subjects.models import Subject

@@ -4,7 +4,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import service
 
 

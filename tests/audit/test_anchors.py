@@ -7,7 +7,7 @@ import time
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import anchors
 from custodes.cli.main import app as cli
 from custodes.outbox.models import OutboxMessage

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.audit import chain
 from custodes.cli.main import app as cli
 from custodes.subjects import service as subjects

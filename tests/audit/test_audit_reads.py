@@ -4,7 +4,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.alerts import service as alerts
 from custodes.alerts.models import Alert
 

@@ -3,7 +3,7 @@ and the chain still verifies (PostgreSQL needs the advisory lock for this; SQLit
 
 import threading
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import chain
 
 

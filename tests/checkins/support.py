@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.biometrics.image_input import encode_jpeg, load_rgb, pad_to
 from custodes.biometrics.liveness import ChallengeKind
 from custodes.biometrics.liveness import draw_challenge as real_draw

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins import audit_sample
 from custodes.checkins.audit_sample import audit_tick, sample_key, selected
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from checkins.support import GATES, SIMON, challenge_frames, dark
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.models import CheckInAttempt
 from custodes.devices.signing import signed_headers
 

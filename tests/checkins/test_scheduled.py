@@ -83,7 +83,7 @@ def test_sweep_command_runs_once_and_prints_json(settings, monkeypatch):
 
 
 def test_a_policy_that_cannot_be_applied_raises_an_alert_and_spares_the_others(container, case, clock):
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.orders.models import Condition
 
     with container.uow(Actor.system("test")) as uow:

@@ -7,7 +7,7 @@ import pytest
 from checkins.support import GATES, SIMON, challenge_frames
 from sqlalchemy import event
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.biometrics import get_engine
 from custodes.checkins import submission
 

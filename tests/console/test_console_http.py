@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import User
 from custodes.app import create_app
 from custodes.audit.models import AuditEntry

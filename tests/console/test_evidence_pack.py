@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.alerts.models import Alert
 from custodes.audit import chain
 from custodes.audit.models import AuditEntry

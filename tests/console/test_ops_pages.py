@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import User
 from custodes.alerts import service as alerts
 from custodes.alerts.models import Alert

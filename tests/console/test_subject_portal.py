@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.models import InPersonReport
 from custodes.devices import service as devices
 from custodes.devices.models import AssignmentCreate, DeviceCreate

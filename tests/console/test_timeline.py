@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import User
 from custodes.alerts import service as alerts
 from custodes.alerts.models import Alert, AlertResolve

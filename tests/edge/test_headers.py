@@ -2,7 +2,7 @@
 files only, and no caching of the token or of anything personal."""
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import UserCreate
 from custodes.edge.headers import CSP
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import func, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.bootstrap import Container
 from custodes.lab.device_client import encode, fix

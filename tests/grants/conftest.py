@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import UserCreate
 from custodes.lab.device_client import encode, fix
 from custodes.lab.population import Monitored, enrol

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit.models import AuditEntry
 from custodes.reports import dpia
 from custodes.retention import scheduled

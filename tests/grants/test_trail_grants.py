@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit.models import AuditEntry
 from custodes.grants.models import GrantStatus, TrailGrant
 from custodes.grants.service import refusal

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.audit.models import AuditEntry
 from custodes.devices.models import Assignment

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.cli.main import app as cli
 from custodes.lab.population import enrol

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt
 from custodes.checkins.audit_sample import audit_tick
 from custodes.cli.main import app as cli

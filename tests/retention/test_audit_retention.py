@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import chain
 from custodes.audit.models import AuditAction, AuditCheckpoint, AuditEntry
 from custodes.bootstrap import bootstrap

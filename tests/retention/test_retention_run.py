@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import chain
 from custodes.audit.models import AuditEntry
 from custodes.orders import service as orders

@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.models import AgencyCreate
 from custodes.bootstrap import bootstrap
 from custodes.clock import SystemClock

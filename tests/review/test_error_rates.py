@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.scheduled import sweep
 from custodes.review.models import ReviewItem
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from checkins.support import GATES, SIMON, challenge_frames, dark
 
 import custodes
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.models import CheckInAttempt
 from custodes.checkins.scheduled import sweep
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from checkins.support import SIMON, challenge_frames
 from sqlalchemy.exc import IntegrityError
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.review.models import ReviewItem
 
 PROBLEM = "application/problem+json"

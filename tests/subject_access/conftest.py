@@ -10,7 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import service as alerts
 from custodes.checkins.service import review_request
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt, FaceEnrolment, FacePhoto

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.reports import dpia
 from custodes.retention import scheduled as retention
 from custodes.runner import Runner

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.lab.device_client import encode, fix
 from custodes.retention import deletion
 from custodes.retention.policy import DataClass

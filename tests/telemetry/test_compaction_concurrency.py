@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import sqlalchemy as sa
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import bootstrap
 from custodes.clock import FrozenClock
 from custodes.config import Settings

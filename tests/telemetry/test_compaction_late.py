@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.lab.population import enrol
 from custodes.telemetry import compaction, trail

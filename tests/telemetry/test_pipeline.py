@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.lab.device_client import encode, fix, status
 from custodes.telemetry import trail

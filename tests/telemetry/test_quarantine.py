@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.models import Alert
 from custodes.audit.models import AuditEntry
 from custodes.cli.main import app as cli

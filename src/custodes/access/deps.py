@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from custodes.access import security, service
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.bootstrap import Container
 from custodes.errors import Forbidden, Unauthorized
 from custodes.pagination import PageParams, page_params

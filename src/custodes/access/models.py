@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.db import Base, UTCDateTime, new_id
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, select
 
 from custodes.access import security, throttle
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import Agency, AgencyCreate, Installation, SignInThrottle, User, UserCreate
 from custodes.audit.models import AuditAction
 from custodes.config import Settings

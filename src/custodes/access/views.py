@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from custodes.access import service
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.deps import ContainerDep, Officer, Paging, Uow, requires
 from custodes.access.models import AgencyCreate, AgencyRead, Token, UserCreate, UserRead
 from custodes.errors import Forbidden

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.adapters import owntracks
 from custodes.adapters.decoding import AdapterInputError, parse_json
 from custodes.adapters.models import AdapterEnable, AdapterIssued, AdapterRead, DeviceAdapter

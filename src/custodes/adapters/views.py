@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
 from custodes.adapters import osmand, service
 from custodes.adapters.decoding import AdapterInputError, parse_json

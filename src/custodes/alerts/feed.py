@@ -15,8 +15,8 @@ from anyio import to_thread
 from sqlalchemy import select
 from starlette.requests import Request
 
-from custodes.access.actor import Actor
-from custodes.access.scope import subject_visible
+from custodes.actor import Actor
+from custodes.subjects.scope import subject_visible
 from custodes.alerts.models import Alert
 from custodes.subjects.models import Subject
 from custodes.uow import UnitOfWork

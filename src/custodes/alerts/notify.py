@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import User
 from custodes.alerts.service import TOPIC_CHANGED, TOPIC_RAISED
 from custodes.bootstrap import Container

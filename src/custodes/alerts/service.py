@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from custodes.access.models import User
-from custodes.access.scope import load_through_subject, subject_visible
+from custodes.subjects.scope import load_through_subject, subject_visible
 from custodes.alerts.models import (
     Alert,
     AlertAssign,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Officer, Paging, Uow, requires
 from custodes.access.models import UserRead
 from custodes.alerts import feed, service

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit import chain
 from custodes.audit.models import AuditEntry
 from custodes.keys import load_secret

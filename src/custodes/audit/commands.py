@@ -32,7 +32,7 @@ def _container(home: Path | None):
 def verify_command(home: Home = None, anchors: Anchors = None) -> None:
     """Check the whole audit chain, and that it still holds every signed checkpoint; exit 1 naming
     the first bad entry."""
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.audit import anchors as anchoring
     from custodes.audit import chain
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.audit import anchors, chain, service
 from custodes.audit.models import AuditEntryRead

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt
 from custodes.checkins.service import review_request
 from custodes.review import intake

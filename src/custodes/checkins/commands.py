@@ -60,7 +60,7 @@ def reencrypt_command(home: Home = None, batch: int = 200) -> None:
     audited transaction); ends by listing how many rows each key still protects."""
     from rich.progress import Progress
 
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.checkins.crypto import FaceKeyError
     from custodes.checkins.face_store import face_keys, reencrypt, remaining_by_key
 

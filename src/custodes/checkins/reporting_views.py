@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import Uow, requires
 from custodes.checkins import reporting
 from custodes.checkins.models import (

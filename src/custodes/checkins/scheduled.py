@@ -13,7 +13,7 @@ from random import Random
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import service as alerts
 from custodes.checkins.models import CheckInAttempt, CheckInPrompt
 from custodes.checkins.service import ensure_drawn, review_request

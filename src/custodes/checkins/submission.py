@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.biometrics import get_engine
 from custodes.biometrics.liveness import Challenge, assess_liveness
 from custodes.checkins import face_store

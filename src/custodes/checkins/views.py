@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as FormFile
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.biometrics.image_input import MAX_UPLOAD_BYTES
 from custodes.checkins import enrolment, service, submission

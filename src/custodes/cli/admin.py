@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.bootstrap import bootstrap
 from custodes.clock import AcceleratedClock

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.models import Agency, User
-from custodes.access.scope import subject_visible
+from custodes.subjects.scope import subject_visible
 from custodes.alerts import feed as alert_feed
 from custodes.alerts import service as alerts
 from custodes.alerts.models import (

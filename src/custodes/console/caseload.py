@@ -11,8 +11,8 @@ from fastapi import Query
 from fastapi.responses import Response
 from sqlalchemy import String, cast, func, or_, select
 
-from custodes.access.actor import Role
-from custodes.access.scope import subject_visible
+from custodes.actor import Role
+from custodes.subjects.scope import subject_visible
 from custodes.alerts.models import Alert
 from custodes.audit.models import AuditAction
 from custodes.console import web

@@ -10,7 +10,7 @@ from fastapi import Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.models import User
 from custodes.checkins.models import CheckInPrompt
 from custodes.console import web

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from custodes.access.actor import Role
-from custodes.access.scope import subject_visible
+from custodes.actor import Role
+from custodes.subjects.scope import subject_visible
 from custodes.console import web
 from custodes.console.alert_queue import fragment
 from custodes.devices import history

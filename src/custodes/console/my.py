@@ -21,7 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
 from custodes.console import session as cookies

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Form, Query
 from fastapi.responses import Response
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.console import web
 from custodes.console.caseload import reference
 from custodes.orders import reviews

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Form
 from fastapi.responses import Response
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.checkins import reporting
 from custodes.checkins.models import ScanConfirm
 from custodes.console import web

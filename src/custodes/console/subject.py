@@ -13,7 +13,7 @@ from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.alerts import service as alerts
 from custodes.console import evidence, pdf, plain, timeline, trail_reads, web
 from custodes.console.caseload import reference

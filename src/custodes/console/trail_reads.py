@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.audit.models import AuditAction
 from custodes.errors import Invalid
 from custodes.subjects import service as subjects

@@ -9,7 +9,7 @@ from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from custodes.access import service as access
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.access.models import ConsoleSession
 from custodes.console import session as cookies

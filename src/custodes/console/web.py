@@ -19,7 +19,7 @@ from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.deps import ContainerDep
 from custodes.access.models import ConsoleSession, User
 from custodes.bootstrap import Container

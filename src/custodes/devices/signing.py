@@ -36,7 +36,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment, Device, DeviceNonce

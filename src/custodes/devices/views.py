@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.devices import history, returns, service
 from custodes.devices.history import DeviceEventRead

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from custodes.access.actor import Role
-from custodes.access.scope import subject_owned
+from custodes.actor import Role
+from custodes.subjects.scope import subject_owned
 from custodes.audit.models import AuditAction, AuditEntry
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.grants.models import (

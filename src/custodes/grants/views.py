@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import Uow, requires
 from custodes.grants import service
 from custodes.grants.models import (

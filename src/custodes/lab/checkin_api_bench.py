@@ -51,7 +51,7 @@ def _ms(values: list[float]) -> dict[str, float]:
 def _setup(client, clock):
     """An agency, a caseworker, a subject under a check-in policy, a signed watch, an enrolment."""
     from custodes.access import service as access
-    from custodes.access.actor import Actor, Role
+    from custodes.actor import Actor, Role
     from custodes.access.models import AgencyCreate, UserCreate
 
     container = client.app.state.container

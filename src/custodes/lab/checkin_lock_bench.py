@@ -70,7 +70,7 @@ def _submit_old_ordering(container, actor, keys, device_id, prompt_id, photo, fr
 
 def _prompts(container, subject_id, order_id, count, now):
     """`count` open prompts for one subject, each with a right-turn challenge (the photos turn right)."""
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.biometrics.liveness import Challenge, ChallengeKind
     from custodes.checkins.models import CheckInPrompt
 
@@ -91,7 +91,7 @@ def run(uploads: int = 150, checkins: int = 4, interval_s: float = 0.02, progres
         prompts_each: int = 150, budget_s: float = 60.0) -> dict:
     from fastapi.testclient import TestClient
 
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.app import create_app
     from custodes.biometrics import get_engine
     from custodes.biometrics.image_input import encode_jpeg

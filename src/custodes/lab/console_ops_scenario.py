@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import UserCreate
 from custodes.alerts import service as alerts
 from custodes.biometrics.image_input import encode_jpeg, load_rgb, pad_to

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import insert
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.alerts.models import Alert
 from custodes.bootstrap import Container

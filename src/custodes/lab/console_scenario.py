@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from custodes.access import service as access
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.access.models import AgencyCreate, UserCreate
 from custodes.bootstrap import Container
 from custodes.devices import service as devices

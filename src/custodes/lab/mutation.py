@@ -1,7 +1,7 @@
 """Mutation check of the access and audit rules: remove each scoping, ownership or audit call in
 turn, in a temporary copy of the source, run the tests that should notice, and list survivors.
 
-    python -m custodes.lab.mutation [--only access/scope.py] [--json PATH] [--list]
+    python -m custodes.lab.mutation [--only subjects/scope.py] [--json PATH] [--list]
 
 Not part of `make test` (one run takes many minutes). A surviving mutant is a rule no test
 guards: either add the test, or explain why the call is not a rule.
@@ -38,7 +38,7 @@ REPO = SRC.parents[1]
 
 # file -> the tests that must notice a change of its rules (SQLite only, to keep a run bounded)
 TARGETS: dict[str, list[str]] = {
-    "access/scope.py": ["tests/access", "tests/subjects", "tests/orders", "tests/alerts", "tests/audit"],
+    "subjects/scope.py": ["tests/access", "tests/subjects", "tests/orders", "tests/alerts", "tests/audit"],
     "access/service.py": ["tests/access", "tests/audit"],
     "access/deps.py": ["tests/access", "tests/subjects"],
     "audit/chain.py": ["tests/audit"],
@@ -111,7 +111,7 @@ class _Finder(ast.NodeTransformer):
             if self._hit(node, "unscoped_load", f"{ast.unparse(node)[:70]} -> session.get({loader[1]})"):
                 ident = next(k.value for k in node.keywords if k.arg == loader[0])
                 return ast.parse(f"uow.session.get({loader[1]}, {ast.unparse(ident)})", mode="eval").body
-        if _call_name(node) in SCOPE_CALLS and not self.rel.startswith("access/scope"):
+        if _call_name(node) in SCOPE_CALLS and not self.rel.startswith("subjects/scope"):
             if self._hit(node, "scope", ast.unparse(node)[:100]):
                 return ast.parse("__import__('sqlalchemy').true()", mode="eval").body
         for kw in node.keywords:
@@ -121,8 +121,8 @@ class _Finder(ast.NodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef):
-        # access/scope.py itself: each scope function made to allow everything
-        if self.rel == "access/scope.py" and node.name in SCOPE_CALLS:
+        # subjects/scope.py itself: each scope function made to allow everything
+        if self.rel == "subjects/scope.py" and node.name in SCOPE_CALLS:
             if self._hit(node, "scope", f"{node.name}() returns true()"):
                 node.body = [ast.parse("return __import__('sqlalchemy').true()").body[0]]
                 return node

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from custodes.access.actor import Actor, Role
+from custodes.actor import Actor, Role
 from custodes.bootstrap import Container
 from custodes.devices import service as devices
 from custodes.devices.models import AssignmentCreate, DeviceCreate

@@ -2,7 +2,6 @@
 
 from alembic import context
 
-import custodes.db.registry  # noqa: F401  (every table on the metadata)
 from custodes.db import Base, make_engine
 
 config = context.config

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, String, Text, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from custodes.access.scope import subject_visible
+from custodes.subjects.scope import subject_visible
 from custodes.audit.models import AuditAction
 from custodes.db import Base, UTCDateTime, new_id
 from custodes.errors import Conflict, Forbidden

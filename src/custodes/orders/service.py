@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.scope import load_through_subject
+from custodes.subjects.scope import load_through_subject
 from custodes.audit.models import AuditAction
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.orders import necessity

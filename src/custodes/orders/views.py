@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import Paging, Uow, requires
 from custodes.orders import necessity, reviews, service
 from custodes.orders.models import (

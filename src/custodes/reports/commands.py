@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import bootstrap
 from custodes.config import Settings
 from custodes.errors import DomainError

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.audit.checkpoint import prune_batch
 from custodes.audit.models import AuditAction
 from custodes.bootstrap import Container

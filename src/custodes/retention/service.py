@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from custodes.access.scope import subject_owned
+from custodes.subjects.scope import subject_owned
 from custodes.audit.checkpoint import prunable_through
 from custodes.errors import Conflict, NotFound
 from custodes.retention import deletion

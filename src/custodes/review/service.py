@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
-from custodes.access.scope import load_through_subject, subject_visible
+from custodes.subjects.scope import load_through_subject, subject_visible
 from custodes.alerts import service as alerts
 from custodes.errors import Conflict, Forbidden, NotFound
 from custodes.pagination import paged

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Paging, Uow, requires
 from custodes.pagination import Page
 from custodes.review import service

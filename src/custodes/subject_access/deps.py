@@ -15,7 +15,7 @@ import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.access.security import ISSUER
 from custodes.errors import Unauthorized

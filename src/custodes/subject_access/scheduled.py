@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts import service as alerts
 from custodes.subject_access.models import CaseTask
 

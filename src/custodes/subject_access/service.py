@@ -12,9 +12,9 @@ import uuid
 from sqlalchemy import select
 
 from custodes.access import security
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access import service as access
-from custodes.access.scope import subject_visible
+from custodes.subjects.scope import subject_visible
 from custodes.alerts.models import Alert
 from custodes.audit.models import AuditAction
 from custodes.checkins import in_person

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import Paging, Uow, requires
 from custodes.audit.models import AuditAction
 from custodes.pagination import Page

@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bounds import MAX_OFFSET
 from custodes.subject_access import export, notice, report_pdf, service, voice

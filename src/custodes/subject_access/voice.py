@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from custodes.access.scope import load_through_subject, subject_owned, subject_visible
+from custodes.subjects.scope import load_through_subject, subject_owned, subject_visible
 from custodes.alerts.models import Alert
 from custodes.checkins.models import CheckInPrompt, InPersonArrangement
 from custodes.errors import Conflict, Invalid, NotFound

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from custodes.access.models import Agency
-from custodes.access.scope import subject_owned, subject_visible
+from custodes.subjects.scope import subject_owned, subject_visible
 from custodes.audit.models import AuditAction
 from custodes.bounds import check_birth_not_after
 from custodes.errors import Conflict, Invalid, NotFound

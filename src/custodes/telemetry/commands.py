@@ -42,7 +42,7 @@ def _container(home: Path | None):
 @quarantine_app.command("list")
 def list_command(device: DeviceOpt = None, home: Home = None) -> None:
     """One line per quarantined batch: device, seq, received, quarantined, attempts, fixes, error."""
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.telemetry.quarantine import iso_z, list_quarantined
 
     device_id = _device(device)
@@ -64,7 +64,7 @@ def replay_command(device: DeviceOpt = None,
                    all_: Annotated[bool, typer.Option("--all", help="every quarantined batch")] = False,
                    home: Home = None) -> None:
     """Put quarantined batches back in line once the cause is fixed; the pipeline processes them next."""
-    from custodes.access.actor import Actor
+    from custodes.actor import Actor
     from custodes.telemetry.quarantine import replay
 
     device_id = _device(device)

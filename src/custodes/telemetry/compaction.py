@@ -34,7 +34,7 @@ from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.telemetry import segment
 from custodes.telemetry.models import TrailSegment
 from custodes.telemetry.schemas import FixColumns

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.errors import Conflict
 from custodes.telemetry.models import TelemetryBatch

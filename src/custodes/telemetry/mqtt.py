@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.signing import MAX_SKEW, authenticate, read_signed_parts
 from custodes.errors import TYPE_BASE, DomainError, Forbidden, Unauthorized

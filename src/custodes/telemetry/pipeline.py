@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, defer
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.proximity import service as proximity
@@ -38,6 +38,7 @@ from custodes.telemetry.schemas import FixColumns
 log = logging.getLogger(__name__)
 FOREVER_MS = 2**62
 RETRY_FAILED_S = 30.0
+DB_BACKOFF_MAX_S = 5.0
 ACTOR = Actor.system("pipeline")
 
 
@@ -72,6 +73,7 @@ class Pipeline:
         self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
         self._failing: dict[uuid.UUID, float] = {}
+        self._db_backoff: dict[uuid.UUID, float] = {}
         self.retry_after_s, self.max_attempts = retry_after_s, max_attempts
 
     # -- driving ------------------------------------------------------------------------------
@@ -96,6 +98,7 @@ class Pipeline:
                 t = self._isolate(device_id, exc, clock)
             else:
                 self._failing.pop(device_id, None)
+                self._db_backoff.pop(device_id, None)
             total.add(t)
         return total
 
@@ -105,9 +108,12 @@ class Pipeline:
         done = Turn()
         for _ in range(self.batches_per_turn + self.max_attempts):
             if isinstance(exc, OperationalError):  # the database, not the batch: wait, count nothing
+                # A short outage (restart, failover, full disk freed) must not park the device for
+                # the bad-batch delay: back off from 0.5 s, doubling to 5 s.
+                wait = self._db_backoff[device_id] = min(DB_BACKOFF_MAX_S, 2 * self._db_backoff.get(device_id, 0.25))
                 log.warning("device %s: database unavailable (%s); retrying in %s s", device_id,
-                            quarantine.one_line(exc), self.retry_after_s)
-                self._failing[device_id] = clock + self.retry_after_s
+                            quarantine.one_line(exc), wait)
+                self._failing[device_id] = clock + wait
                 return done
             try:
                 t = self.process_device(device_id, limit=1)

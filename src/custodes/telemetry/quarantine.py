@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.alerts.service import raise_alert
 from custodes.audit.models import AuditAction
 from custodes.bootstrap import Container

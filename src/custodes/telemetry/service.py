@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices import signing
 from custodes.errors import Invalid

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from custodes.access.actor import Role
+from custodes.actor import Role
 from custodes.access.deps import ContainerDep, Uow, requires
-from custodes.access.scope import subject_visible
+from custodes.subjects.scope import subject_visible
 from custodes.audit.models import AuditAction
 from custodes.bounds import Instant
 from custodes.devices.signing import H_SIGNATURE, SignedDevice, replay_idempotent

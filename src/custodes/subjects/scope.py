@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select
 
-from custodes.access.actor import Actor
+from custodes.actor import Actor
 from custodes.errors import NotFound
 from custodes.subjects.models import Subject, SubjectShare
 

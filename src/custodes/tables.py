@@ -1,4 +1,4 @@
-"""Imports every domain's models so that `Base.metadata` knows all tables (Alembic, tests)."""
+"""Every domain's tables on `Base.metadata`, for the migration check and schema tools; storage itself never imports the domains."""
 
 from custodes.access import models as _access  # noqa: F401
 from custodes.adapters import models as _adapters  # noqa: F401
