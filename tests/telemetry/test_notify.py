@@ -135,3 +135,36 @@ def test_the_runner_keeps_one_http_client_for_notifications(container, monkeypat
     finally:
         runner.stop()
     assert len(made) == 1
+
+
+class BrokerAway(FlakySender):
+    """Its MQTT connection is down until `up` is set; webhooks work."""
+
+    def __init__(self) -> None:
+        super().__init__(fail_times=0)
+        self.up = False
+
+    def mqtt_ready(self) -> bool:
+        return self.up
+
+    def mqtt(self, topic, body):
+        if not self.up:
+            raise RuntimeError("no MQTT connection")
+        super().mqtt(topic, body)
+
+
+def test_mqtt_notifications_wait_out_a_broker_outage_without_backing_off(client, clock, container, person):
+    _raise_battery_alert(client, clock, container, person)
+    config = NotifyConfig(webhook_url=None, webhook_key=b"k" * 32)
+    assert fan_out(container, config) >= 1
+    sender = BrokerAway()
+    for _ in range(5):  # the outage: every round finds the broker away
+        assert deliver(container, config, sender) == 0
+        clock.advance(timedelta(seconds=1))
+    with container.uow(Actor.system("test")) as uow:
+        queued = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == MQTT)).all()
+        assert queued and all(m.attempts == 0 and m.next_attempt_at is None for m in queued)
+    sender.up = True  # the broker is back: the very next round sends them, each once
+    assert deliver(container, config, sender) == len(queued)
+    assert len(sender.mqtt_sent) == len(queued)
+    assert deliver(container, config, sender) == 0

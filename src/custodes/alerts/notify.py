@@ -110,9 +110,13 @@ def _delivery(s, source: OutboxMessage, agency_id: uuid.UUID, channel: str, now:
 def deliver(container: Container, config: NotifyConfig, sender: Sender, limit: int = 100) -> int:
     """Send due deliveries; returns how many succeeded. Sends happen outside any transaction."""
     now = container.clock.now()
+    # While the broker is away, MQTT deliveries are not tried at all: a failed try would count as an
+    # attempt and push the next one back (up to MAX_BACKOFF), delaying every alert queued during an
+    # outage long after the broker is back.
+    topics = (WEBHOOK, MQTT) if getattr(sender, "mqtt_ready", lambda: True)() else (WEBHOOK,)
     with container.uow(Actor.system("notify")) as uow:
         due = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.topic.in_((WEBHOOK, MQTT)), OutboxMessage.delivered_at.is_(None),
+            select(OutboxMessage).where(OutboxMessage.topic.in_(topics), OutboxMessage.delivered_at.is_(None),
                                         or_(OutboxMessage.next_attempt_at.is_(None),
                                             OutboxMessage.next_attempt_at <= now))
             .order_by(OutboxMessage.created_at).limit(limit).with_for_update(skip_locked=True)).all()
@@ -170,8 +174,11 @@ class LiveSender:
     def webhook(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         self._http.post(url, content=body, headers=headers).raise_for_status()
 
+    def mqtt_ready(self) -> bool:
+        return self.mqtt_client is not None and self.mqtt_client.is_connected()
+
     def mqtt(self, topic: str, body: bytes) -> None:
-        if self.mqtt_client is None or not self.mqtt_client.is_connected():
+        if not self.mqtt_ready():
             # Queued by paho now, it would also go out on reconnection, beside the outbox's own retry.
             raise RuntimeError("no MQTT connection")
         info = self.mqtt_client.publish(topic, body, qos=1)
