@@ -77,9 +77,11 @@ def _spawn(args: list[str], env: dict, log: Path, ready: str | None = None) -> s
 
 
 def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, progress, task,
-            rate: float) -> float:
+            rate: float, mqtt: tuple[str, int] | None = None) -> float:
     """Upload from `uploaders` threads until done or `seconds` are up; with `rate` > 0, batch i
-    is not sent before i * batch / rate seconds (open loop: latency is measured at that load)."""
+    is not sent before i * batch / rate seconds (open loop: latency is measured at that load).
+    With `mqtt` (host, port), each thread is one MQTT connection publishing at QoS 1, as tags do;
+    "accepted" is then the broker's PUBACK, and storing is the workers' work."""
     q: queue.Queue = queue.Queue()
     for i, w in enumerate(work):
         q.put((i, w))
@@ -88,6 +90,8 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
     len_batch = work[0][2].count(b'"kind"') if work else 1
 
     def run() -> None:
+        if mqtt is not None:
+            return run_mqtt()
         with httpx.Client(base_url=url, timeout=60) as http:
             while time.monotonic() < stop_at:
                 try:
@@ -106,6 +110,27 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
                 sent[(str(p.device_id), seq)] = (t, r.json()["accepted"], time.time())
                 progress.advance(task, r.json()["accepted"])
 
+    def run_mqtt() -> None:
+        from custodes.lab.field.platform import MqttSender
+
+        sender = MqttSender(*mqtt)
+        try:
+            while time.monotonic() < stop_at:
+                try:
+                    i, (p, seq, body) = q.get_nowait()
+                except queue.Empty:
+                    return
+                if rate > 0:
+                    wait = begin + i * len_batch / rate - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                t = time.time()
+                sender.upload(p.client, body, datetime.now(UTC))  # returns at the broker's PUBACK
+                sent[(str(p.device_id), seq)] = (t, len_batch, time.time())
+                progress.advance(task, len_batch)
+        finally:
+            sender.close()
+
     threads = [threading.Thread(target=run) for _ in range(uploaders)]
     t0 = time.time()
     for th in threads:
@@ -116,7 +141,10 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
 
 
 def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uploaders: int, workers: int,
-             target_rate: int, rate: float) -> dict:
+             target_rate: int, rate: float, via: str = "http") -> dict:
+    if via == "mqtt" and (db == "sqlite" or workers < 1):
+        raise SystemExit("--via mqtt measures the workers' shared subscription: use --databases postgresql "
+                         "and --workers 1 or more")
     if db == "sqlite":
         workers = 0  # one writer: the pipeline runs embedded in `custodes serve`, as deployed on SQLite
     home = Path(tempfile.mkdtemp(prefix=f"custodes-bench-{db}-"))
@@ -163,8 +191,10 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
         sent: dict = {}
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"[{db}] uploading", total=len(work) * batch)
-            upload_s = _upload(f"http://127.0.0.1:{port}", work, uploaders, seconds, sent, progress, task, rate)
-        return _measure(container, db, sent, upload_s, baseline, per_device, workers, len(warm))
+            broker = (container.settings.mqtt_host, container.settings.mqtt_port) if via == "mqtt" else None
+            upload_s = _upload(f"http://127.0.0.1:{port}", work, uploaders, seconds, sent, progress, task, rate,
+                               broker)
+        return {"via": via, **_measure(container, db, sent, upload_s, baseline, per_device, workers, len(warm))}
     finally:
         for p in procs:
             p.terminate()
@@ -246,16 +276,29 @@ def _measure(container, db, sent, upload_s, baseline, per_device, workers, warm:
 
 
 def run(*, people: int, batch: int, seconds: float, uploaders: int, workers: int, databases: list[str],
-        pg_url: str, rate: float = 0, target_rate: int = 60_000) -> None:
+        pg_url: str, rate: float = 0, target_rate: int = 60_000, via: str = "http",
+        json_path: Path | None = None) -> None:
+    if via not in ("http", "mqtt"):
+        raise SystemExit("--via must be http or mqtt")
+    load_before = os.getloadavg()
     if not 1 <= batch <= 10_000:
         raise SystemExit("--batch must be between 1 and 10,000")
     settings = {"people": people, "batch": batch, "seconds": seconds, "uploaders": uploaders, "workers": workers,
                 "offered_fixes_per_s": rate or "unthrottled",
                 "fix_interval_s": workload.STEP_S, "night_trip_share": workload.NIGHT_TRIP, "scheduled_ticks": "off (replayed history)", "cpus": os.cpu_count(), "target_fixes_per_s": 50_000}
-    runs = [_run_one(db, pg_url, people, batch, seconds, uploaders, workers, target_rate, rate) for db in databases]
+    runs = [_run_one(db, pg_url, people, batch, seconds, uploaders, workers, target_rate, rate, via)
+            for db in databases]
+    settings["via"] = via
+    settings["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
+    if max(load_before[0], os.getloadavg()[0]) > 1.5:
+        console.print(f"[yellow]warning: load average above 1.5 ({settings['load_average_1m']}): "
+                      "other work shares these cores, figures are low[/]")
     for r in runs:
         console.print(f"[bold]{r['database']}[/]: {r['fixes_per_s_end_to_end']:,} fixes/s end to end "
                       f"(one core in-process: {r['baseline']['fixes_per_s_one_core_in_process']:,}); "
                       f"p99 upload→alert {r['latency_upload_to_alert_s']['p99']} s; "
                       f"trail {r['trail_storage']['bytes_per_fix']} B/fix")
-    print(json.dumps({"bench": "ingest", "settings": settings, "runs": runs}, indent=2, default=str))
+    out = json.dumps({"bench": "ingest", "settings": settings, "runs": runs}, indent=2, default=str)
+    print(out)
+    if json_path is not None:
+        json_path.write_text(out + "\n")

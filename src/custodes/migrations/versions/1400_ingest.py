@@ -1,7 +1,8 @@
-"""Ingest indexes: pending batches in arrival order, and a protected person's phone by device.
+"""Ingest index: pending batches in arrival order.
 
-`Pipeline.pending_devices` orders the pending batches by id (oldest waiting first), and every
-device turn asks whether the device is a protected person's phone; both were sequential scans.
+`Pipeline.pending_devices` orders the pending batches by id (oldest waiting first): a sequential
+scan without it. (A protected person's phone is found by device through the unique constraint
+`uq_protected_people_device_id`, which is an index already.)
 
 Revision ID: 1400_ingest
 Revises: 0300_quarantine, 1300_proximity
@@ -23,9 +24,7 @@ PENDING = sa.text("processed_at IS NULL AND quarantined_at IS NULL")
 def upgrade() -> None:
     op.create_index("ix_telemetry_batches_waiting", "telemetry_batches", ["id", "device_id"],
                     postgresql_where=PENDING, sqlite_where=PENDING)
-    op.create_index("ix_protected_people_device_id", "protected_people", ["device_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_protected_people_device_id", "protected_people")
     op.drop_index("ix_telemetry_batches_waiting", "telemetry_batches")
