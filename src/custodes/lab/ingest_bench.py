@@ -89,19 +89,24 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
     stop_at = begin + seconds
     len_batch = work[0][2].count(b'"kind"') if work else 1
 
+    def due():
+        """This thread's next batches, each at its offered time, until the work or the time is up."""
+        while time.monotonic() < stop_at:
+            try:
+                i, item = q.get_nowait()
+            except queue.Empty:
+                return
+            if rate > 0:
+                wait = begin + i * len_batch / rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            yield item
+
     def run() -> None:
         if mqtt is not None:
             return run_mqtt()
         with httpx.Client(base_url=url, timeout=60) as http:
-            while time.monotonic() < stop_at:
-                try:
-                    i, (p, seq, body) = q.get_nowait()
-                except queue.Empty:
-                    return
-                if rate > 0:
-                    wait = begin + i * len_batch / rate - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
+            for p, seq, body in due():
                 dev = p.client
                 t = time.time()
                 r = http.post(dev.path, content=body, headers=dev.http_headers(body, datetime.now(UTC)))
@@ -115,15 +120,7 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
 
         sender = MqttSender(*mqtt)
         try:
-            while time.monotonic() < stop_at:
-                try:
-                    i, (p, seq, body) = q.get_nowait()
-                except queue.Empty:
-                    return
-                if rate > 0:
-                    wait = begin + i * len_batch / rate - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
+            for p, seq, body in due():
                 t = time.time()
                 sender.upload(p.client, body, datetime.now(UTC))  # returns at the broker's PUBACK
                 sent[(str(p.device_id), seq)] = (t, len_batch, time.time())
