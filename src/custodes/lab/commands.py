@@ -22,13 +22,16 @@ def bench_ingest_command(
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     via: Annotated[str, typer.Option(help="http (the API) or mqtt (QoS 1 into the workers' shared subscription)")] =
         "http",
+    burst: Annotated[bool, typer.Option(help="a reconnect burst: every device sends one buffered batch at once")] =
+        False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures here too")] = None,
 ) -> None:
     """End to end through the API or MQTT and workers: fixes/s and upload→alert latency, as JSON."""
     from custodes.lab.ingest_bench import run
 
     run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
-        databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate, via=via, json_path=json_out)
+        databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate, via=via, burst=burst,
+        json_path=json_out)
 
 
 def simulate_command(

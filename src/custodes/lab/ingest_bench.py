@@ -138,7 +138,9 @@ def _upload(url: str, work: list, uploaders: int, seconds: float, sent: dict, pr
 
 
 def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uploaders: int, workers: int,
-             target_rate: int, rate: float, via: str = "http") -> dict:
+             target_rate: int, rate: float, via: str = "http", burst: bool = False) -> dict:
+    """With `burst`, every device sends one buffered batch at once after the warm-up (a reconnect
+    after an outage), as fast as the clients can: `drained_s` is the time to process them all."""
     if via == "mqtt" and (db == "sqlite" or workers < 1):
         raise SystemExit("--via mqtt measures the workers' shared subscription: use --databases postgresql "
                          "and --workers 1 or more")
@@ -165,7 +167,7 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
         now = datetime.now(UTC)
         console.print(f"[{db}] enrolling {people} people")
         pop = workload.population(container, agency, rng, people, now - timedelta(days=40), now + timedelta(days=300))
-        per_device = max(1, int(np.ceil((rate or target_rate) * 1.1 * seconds / batch / people)))
+        per_device = 2 if burst else max(1, int(np.ceil((rate or target_rate) * 1.1 * seconds / batch / people)))
         console.print(f"[{db}] building {per_device * people} batches of {batch} fixes")
         work = workload.batches(rng, pop, per_device, batch, now - timedelta(minutes=1))
         baseline = _baseline(work[: max(3 * people, len(work) // 10)], container)
@@ -267,6 +269,9 @@ def _measure(container, db, sent, upload_s, baseline, per_device, workers, warm:
         "batches_not_processed_within_bound": len(sent) - len(done),
         "fixes_per_s_end_to_end": round(fixes_done / (last - first)) if done else 0,
         "fixes_per_s_http_accepted": round(fixes / upload_s),
+        "messages_per_s_end_to_end": round(len(done) / (last - first)) if done else 0,
+        "messages_per_s_accepted": round(len(sent) / upload_s),
+        "drained_s": round(last - first, 2) if done else None,  # first upload to the last batch processed
         "latency_upload_to_202_s": {"p50": pct(acc_lat, 50), "p99": pct(acc_lat, 99)},
         "latency_upload_to_processed_s": {"p50": pct(lat, 50), "p99": pct(lat, 99), "max": pct(lat, 100)},
         "latency_upload_to_alert_s": {"p50": pct(alert_lat, 50), "p99": pct(alert_lat, 99), "alerts": len(alerts),
@@ -278,7 +283,7 @@ def _measure(container, db, sent, upload_s, baseline, per_device, workers, warm:
 
 
 def run(*, people: int, batch: int, seconds: float, uploaders: int, workers: int, databases: list[str],
-        pg_url: str, rate: float = 0, target_rate: int = 60_000, via: str = "http",
+        pg_url: str, rate: float = 0, target_rate: int = 60_000, via: str = "http", burst: bool = False,
         json_path: Path | None = None) -> None:
     if via not in ("http", "mqtt"):
         raise SystemExit("--via must be http or mqtt")
@@ -288,9 +293,11 @@ def run(*, people: int, batch: int, seconds: float, uploaders: int, workers: int
     settings = {"people": people, "batch": batch, "seconds": seconds, "uploaders": uploaders, "workers": workers,
                 "offered_fixes_per_s": rate or "unthrottled",
                 "fix_interval_s": workload.STEP_S, "night_trip_share": workload.NIGHT_TRIP, "scheduled_ticks": "off (replayed history)", "cpus": os.cpu_count(), "target_fixes_per_s": 50_000}
-    runs = [_run_one(db, pg_url, people, batch, seconds, uploaders, workers, target_rate, rate, via)
+    if burst:
+        rate, seconds = 0, max(seconds, 600)  # the whole burst goes out, bounded by time all the same
+    runs = [_run_one(db, pg_url, people, batch, seconds, uploaders, workers, target_rate, rate, via, burst)
             for db in databases]
-    settings["via"] = via
+    settings["via"], settings["burst"] = via, burst
     settings["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
     if max(load_before[0], os.getloadavg()[0]) > 1.5:
         console.print(f"[yellow]warning: load average above 1.5 ({settings['load_average_1m']}): "
@@ -299,7 +306,10 @@ def run(*, people: int, batch: int, seconds: float, uploaders: int, workers: int
         if r["batches_not_processed_within_bound"]:
             console.print(f"[red]{r['batches_not_processed_within_bound']:,} of {r['batches']:,} accepted batches were "
                           "not processed within the drain bound (a backlog, or messages the broker dropped)[/]")
-        console.print(f"[bold]{r['database']}[/]: {r['fixes_per_s_end_to_end']:,} fixes/s end to end "
+        console.print(f"[bold]{r['database']}[/]: {r['messages_per_s_end_to_end']:,} messages/s end to end "
+                      f"({r['messages_per_s_accepted']:,} accepted); "
+                      + (f"burst of {r['batches']:,} drained in {r['drained_s']} s; " if burst else "")
+                      + f"{r['fixes_per_s_end_to_end']:,} fixes/s end to end "
                       f"(one core in-process: {r['baseline']['fixes_per_s_one_core_in_process']:,}); "
                       f"p99 upload→alert {r['latency_upload_to_alert_s']['p99']} s; "
                       f"trail {r['trail_storage']['bytes_per_fix']} B/fix")
