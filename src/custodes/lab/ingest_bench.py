@@ -37,6 +37,7 @@ from custodes.clock import SystemClock
 from custodes.config import Settings
 from custodes.db import migrate
 from custodes.lab import workload
+from custodes.lab.broker import PrivateBroker
 from custodes.telemetry import trail
 
 console = Console(stderr=True)
@@ -156,7 +157,9 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
             conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
         url = f"{pg_url}?options=-csearch_path%3D{schema}"
     migrate.upgrade(url)
-    container = bootstrap(Settings(home=home, database_url=url), SystemClock())
+    private = PrivateBroker() if via == "mqtt" else None  # not stock Mosquitto's 1,000-message queue
+    mqtt = {"mqtt_host": "127.0.0.1", "mqtt_port": private.port} if private else {}
+    container = bootstrap(Settings(home=home, database_url=url, **mqtt), SystemClock())
     rng = np.random.default_rng(20271)
     procs: list[subprocess.Popen] = []
     names: list[str] = []
@@ -174,7 +177,7 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
         port = 18000 + int(rng.integers(0, 1000))
         env = {**os.environ, "CUSTODES_DATABASE_URL": url, "CUSTODES_HOME": str(home),
                "CUSTODES_PIPELINE": "worker" if workers else "embedded", "CUSTODES_MQTT_GROUP": schema,
-               "CUSTODES_TICK_SECONDS": "0"}  # replayed history: ticks at today's time would only cry "silent"
+               "CUSTODES_TICK_SECONDS": "0", **{f"CUSTODES_{k.upper()}": str(v) for k, v in mqtt.items()}}  # replayed history: ticks at today's time would only cry "silent"
         procs.append(_spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, home / "serve.log",
                             "Application startup complete"))
         for i in range(workers):
@@ -193,7 +196,10 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
             broker = (container.settings.mqtt_host, container.settings.mqtt_port) if via == "mqtt" else None
             upload_s = _upload(f"http://127.0.0.1:{port}", work, uploaders, seconds, sent, progress, task, rate,
                                broker)
-        return {"via": via, **_measure(container, db, sent, upload_s, baseline, per_device, workers, len(warm))}
+        figures = _measure(container, db, sent, upload_s, baseline, per_device, workers, len(warm))
+        if private is not None:
+            figures["broker"] = {"private": True, "max_queued_messages": "unlimited", "logged_drops": private.dropped()}
+        return {"via": via, **figures}
     finally:
         for p in procs:
             p.terminate()
@@ -208,6 +214,8 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
             for n in names:
                 forget_session(container, n)
         container.close()
+        if private is not None:
+            private.close()
         if db != "sqlite":
             with admin.begin() as conn:
                 conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
