@@ -142,3 +142,18 @@ def test_one_failing_device_does_not_stall_the_others(client, clock, container, 
     assert pipeline.run_once().batches == 0  # the failing device waits out its pause ...
     pipeline._failing.clear()
     assert pipeline.run_once().batches == 1  # ... and is then retried with nothing lost
+
+
+def test_a_tick_reaches_everyone_however_many_wear_a_device(clock, container, agencies):
+    """Chunks of `limit` subjects, in subject order: the seventh subject is ticked as the first is."""
+    from custodes.lab.population import enrol
+
+    from .conftest import ORDER_END, ORDER_START
+
+    people = [enrol(container, agencies["home_office"], home=HOME, since=ORDER_START, until=ORDER_END)
+              for _ in range(7)]
+    clock.advance(timedelta(hours=7, minutes=31))  # 19:31: curfew at home, and no fix at all
+    Pipeline(container).tick(limit=3)
+    with container.uow(Actor.system("test")) as uow:
+        raised = set(uow.session.scalars(select(Alert.subject_id).where(Alert.kind == "curfew_no_fix")))
+    assert raised == {p.subject_id for p in people}

@@ -24,9 +24,9 @@ from sqlalchemy.orm import defer
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.proximity import service as proximity
-from custodes.rules import SubjectState, evaluate_tick
+from custodes.rules import SubjectState
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import alerting, late, quarantine, segment, trail
+from custodes.telemetry import alerting, late, quarantine, scheduled, segment, trail
 from custodes.telemetry.evaluation import evaluate
 from custodes.telemetry.models import MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
@@ -220,35 +220,5 @@ class Pipeline:
 
     # -- scheduled checks ---------------------------------------------------------------------
     def tick(self, limit: int = 1000) -> Turn:
-        """Curfew windows that start, no fix during curfew, silent devices: for every subject
-        currently wearing a device, whether or not anything arrived."""
-
-        turn = Turn()
-        now = self.container.clock.now()
-        with self.container.uow(ACTOR) as uow:
-            s = uow.session
-            # A device with a backlog is left to the pipeline: its own fixes advance the same checks,
-            # and judging it "silent" from a state the backlog is about to move would be wrong.
-            backlog = select(TelemetryBatch.device_id).where(pending_batches())
-            worn = s.execute(select(Assignment.subject_id, Assignment.device_id).where(
-                Assignment.starts_at <= now, (Assignment.ends_at.is_(None)) | (Assignment.ends_at > now),
-                Assignment.device_id.not_in(backlog)).limit(limit)).all()
-            for subject_id, device_id in worn:
-                row = s.scalars(select(MonitorState).where(MonitorState.subject_id == subject_id)
-                                .with_for_update(skip_locked=True)).first()
-                if row is None and s.get(MonitorState, subject_id) is not None:
-                    continue  # the pipeline holds it; it will advance the same checks itself
-                state = SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
-                try:
-                    rules = self.rules.versioned(s, subject_id)
-                    state, events = evaluate_tick(state, rules.rules, now)
-                except OperationalError:
-                    raise
-                except Exception as exc:  # one subject's rules must never stop everyone's ticks
-                    log.warning("scheduled checks for subject %s failed: %s", subject_id, quarantine.one_line(exc))
-                    turn.alerts += alerting.unevaluable(uow, subject_id, exc, now)
-                    continue
-                turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, None, rules)
-                save_state(s, subject_id, row, state, now, ticked=True)
-            uow.commit()
-        return turn
+        """The scheduled checks of everyone wearing a device (`telemetry.scheduled`), `limit` subjects a transaction."""
+        return scheduled.tick(self.container, self.rules, limit)
