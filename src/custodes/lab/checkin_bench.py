@@ -1,7 +1,8 @@
 """`custodes bench checkin`: latency and memory of the whole check-in decision at 640x480, one core.
 
 Each check-in: decode the JPEG upload, detect + quality gate, embed, passive liveness (and the
-challenge frames when asked), compare with the template. The baseline, measured in the same run,
+challenge frames when asked), compare with the template, and (photo matched) match each challenge
+frame against the template ("compare" stage). The baseline, measured in the same run,
 is the plain dlib pipeline (dlib embedding only, no second model, no liveness).
 """
 
@@ -122,15 +123,21 @@ def _run(engine, samples, liveness, label: str, progress: Progress, fast: bool =
         except FaceNotAcquired as exc:
             acq, outcome = None, f"fta:{exc.reason}"
         t2 = time.perf_counter()
+        checked = None
         if liveness is not None:
             assess_liveness, draw_challenge = liveness
             shots = [rgb] + [decode_image(b) for b in extra]
             # As a submission does: the photo's face seeds the tracker, which searches each
             # challenge frame only near the last face (detect once, then track).
-            assess_liveness(shots, draw_challenge() if extra else None, first_face=faces[0] if faces else None)
+            checked = assess_liveness(shots, draw_challenge() if extra else None, first_face=faces[0] if faces else None)
         t3 = time.perf_counter()
         if acq is not None and template is not None:
             matched = engine.compare(template, acq).matched
+            if matched and checked is not None and extra:
+                # As a submission does: a matched photo's challenge frames are matched too.
+                from custodes.biometrics.liveness.frames import match_frames
+
+                match_frames(engine, template, shots, checked.faces)
             # The baseline has no calibrated threshold of its own: it is timed, not judged.
             outcome = ("match" if matched else "no_match") if judge else "compared"
         elif acq is not None:
