@@ -17,3 +17,14 @@ def test_bench_checkin_api_prints_both_measurements():
     assert out["baseline_engine_and_liveness_only"]["median_ms"] > 0
     # Nods have no real frames in the data, so a drawn nod fails liveness; turns are verified.
     assert set(out["outcomes"]) <= {"match", "liveness_failed"}
+
+
+def test_bench_checkin_measures_the_decision_with_its_challenge_frame(tmp_path):
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(app, ["bench", "checkin", "--count", "2", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    report = json.loads(out.read_text())
+    assert report["checkin"]["checkins"] == 2 and report["checkin"]["outcomes"] == {"match": 2}
+    # The child's own peak (VmHWM), not the CLI parent's carried over exec: models add to it.
+    assert 0 < report["rss_before_models_mb"] < report["peak_rss_mb"] <= report["peak_rss_with_baseline_mb"]
+    assert report["checkin"]["stage_median_ms"]["compare"] > 1  # the challenge frame is matched too

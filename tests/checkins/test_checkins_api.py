@@ -65,6 +65,26 @@ def test_different_person_is_not_verified_and_goes_to_a_human(container, case, e
     assert rows("alerts") == 0  # no breach raised by the machine
 
 
+def test_a_challenge_frame_of_someone_else_fails_liveness_though_the_photo_matches(client, case, enrol, open_prompt,
+                                                                                    device, face_jpeg, rows, officer):
+    enrol()
+    prompt = open_prompt()
+    # The enrolled person's own photo, then an unrelated press photo whose landmarks happen to
+    # show the asked turn (mirrored for a left turn): the challenge alone passes it.
+    kind = prompt["challenge"]["kind"]
+    photo, _ = challenge_frames(face_jpeg, GATES, kind)
+    frames = [face_jpeg("AJ_Cook_0001.jpg", kind == "turn_left")]
+    r = _submit(device, prompt, photo, frames)
+    assert r.status_code == 200, r.text
+    assert (r.json()["outcome"], r.json()["reason"]) == ("not_verified", "liveness_failed")
+    assert rows("review_items") == 1
+    listed = client.get(f"/v1/subjects/{case.subject_id}/checkins", headers=officer("caseworker")).json()
+    liveness = next(c for c in listed if c["id"] == prompt["prompt_id"])["decision"]["liveness"]
+    assert liveness["passed"] is False and liveness["challenge_ok"] is True  # the movement alone passed
+    assert liveness["frames"]["ok"] is False and liveness["frames"]["target_fmr"] == 1e-2
+    assert any("does not show the enrolled person" in reason for reason in liveness["reasons"])
+
+
 def test_printed_photo_attack_is_caught_and_reviewed(client, case, open_prompt, device, nuaa, rows):
     live = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))[:3]
     r = client.post(f"/v1/subjects/{case.subject_id}/face/enrolments",

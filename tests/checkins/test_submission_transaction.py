@@ -74,7 +74,7 @@ def test_no_connection_is_held_while_decoding_embedding_and_judging_liveness(con
     watch = watched(container)
     r = _submit(device, prompt, challenge_frames(face_jpeg, GATES, prompt["challenge"]["kind"]))
     assert r.status_code == 200 and r.json()["outcome"] == "verified", r.text
-    assert [s for s, _ in watch.seen] == ["liveness", "embed"]
+    assert [s for s, _ in watch.seen] == ["liveness", "embed", "embed"]  # the photo, then the challenge frame
     assert all(held == 0 for _, held in watch.seen), watch.seen  # no transaction, no row lock, no SQLite lock
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from custodes.actor import Actor
 from custodes.biometrics import get_engine
 from custodes.biometrics.liveness import Challenge, assess_liveness
+from custodes.biometrics.liveness.frames import match_frames
 from custodes.checkins import face_store
 from custodes.checkins.crypto import FaceKeyRing
 from custodes.checkins.decision import (
@@ -174,16 +175,33 @@ def _evaluate(engine, snap: _Prompt, template: bytes | None, rgb, faces0, report
 
     # The photo's face (already found by the quality gate) seeds the liveness module's tracker,
     # which looks for it near the same place in the challenge frames instead of searching each whole frame.
-    live = _liveness(assess_liveness([rgb, *frame_rgbs], Challenge.from_dict(snap.challenge), first_face=faces0[0]))
+    frames = [rgb, *frame_rgbs]
+    checked = assess_liveness(frames, Challenge.from_dict(snap.challenge), first_face=faces0[0])
+    live = _liveness(checked)
     fields = dict(model_version=engine.version, quality=report.as_dict(), quality_passed=True, liveness=live)
     if template is None:
         return Evidence(**fields, template_problem=Reason.NO_TEMPLATE)
     probe = Acquisition(face=faces0[0], quality=report, embeddings=engine.embed(rgb, faces0[0]))
     try:
-        result = engine.compare(Template.from_bytes(template), probe)
+        stored = Template.from_bytes(template)
+        result = engine.compare(stored, probe)
+        if result.matched:
+            # The challenge frames must show the enrolled person too, or any two photos whose
+            # landmarks move the right way would pass the challenge. (A photo that does not match
+            # is "no_match" whatever the frames show.)
+            fields["liveness"] = _with_frames(live, match_frames(engine, stored, frames, checked.faces))
     except TemplateMismatch:
         return Evidence(**fields, template_problem=Reason.TEMPLATE_OUTDATED)
     return Evidence(**fields, score=result.score, threshold=result.threshold, target_fmr=result.target_fmr)
+
+
+def _with_frames(live: Liveness, frames) -> Liveness:
+    """A challenge frame of someone else fails liveness (a human reviews it), whatever else passed."""
+    detail = {**live.detail, "frames": frames.as_dict()}
+    if frames.ok:
+        return Liveness(live.passed, live.reasons, detail)
+    reasons = live.reasons + frames.reasons
+    return Liveness(False, reasons, detail | {"passed": False, "reasons": list(reasons)})
 
 
 def _record(uow: UnitOfWork, prompt: CheckInPrompt, device_id: uuid.UUID, enrolment_id: uuid.UUID | None,

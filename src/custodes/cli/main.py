@@ -17,7 +17,7 @@ from custodes.lab.checkin_lock_bench import bench_checkin_lock
 from custodes.lab.commands import bench_ingest_command, bench_partitions, bench_retention, bench_trail_storage, simulate_command
 from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
-from custodes.lab.pad.commands import bench_liveness_command, eval_pad_command, pad_app
+from custodes.lab.pad.commands import bench_liveness_command, eval_challenge_frames_command, eval_pad_command, pad_app
 from custodes.lab.rules_bench import bench_rules
 from custodes.reports.commands import dpia_command, fairness_command, report_app
 from custodes.retention.commands import retention_app
@@ -45,6 +45,7 @@ report_app.command("dpia")(dpia_command)
 app.add_typer(telemetry_app, name="telemetry")
 eval_app.command("faces")(eval_faces)
 eval_app.command("pad")(eval_pad_command)
+eval_app.command("challenge-frames")(eval_challenge_frames_command)
 bench_app.command("rules")(bench_rules)
 bench_app.command("ingest")(bench_ingest_command)
 app.command("simulate")(simulate_command)

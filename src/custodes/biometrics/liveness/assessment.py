@@ -7,7 +7,7 @@ who sees the reasons and figures recorded here together with the model version.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -40,6 +40,9 @@ class LivenessResult:
     challenge: ChallengeVerdict | None = None
     # Observations that do not decide anything by themselves (a frame where the face was lost).
     notes: tuple[str, ...] = field(default=())
+    # The face judged in each frame (None where none was), with YuNet's 5 points when the
+    # challenge measured them, so the frames can be matched without detecting them again.
+    faces: tuple[DetectedFace | None, ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -134,6 +137,9 @@ def assess_liveness(
             points5 = [_points5(frame, face) for frame, face in zip(frames, chosen, strict=True)]
         verdict = judge_challenge(challenge, [f.landmarks if f else None for f in chosen], rules, mirrored, points5)
         reasons += list(verdict.reasons)
+        if points5 is not None:
+            chosen = [f if f is None or p is None else replace(f, points5=tuple(map(tuple, np.asarray(p).tolist())))
+                      for f, p in zip(chosen, points5, strict=True)]
     challenge_ok = None if verdict is None else verdict.ok
     return LivenessResult(
         passed=passive_ok and challenge_ok is not False and not crowded,
@@ -145,4 +151,5 @@ def assess_liveness(
         passive_threshold=model.probability_threshold,
         frame_scores=tuple(None if s is None else probability(s) for s in logits),
         challenge=verdict,
+        faces=tuple(chosen),
     )

@@ -73,3 +73,20 @@ def bench_liveness_command(
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def eval_challenge_frames_command(
+    data: DataDir = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
+    pairs: Annotated[int, typer.Option("--pairs", min=1, help="LFW dev-train pairs of each kind")] = 400,
+) -> None:
+    """Fusing the challenge frames: the passive score over the frames (NUAA, nested
+    leave-one-subject-out) and every frame verified against the enrolment (LFW pairs)."""
+    _check(data)
+    from custodes.lab.pad.frame_fusion import eval_challenge_frames
+
+    try:
+        eval_challenge_frames(data, json_out, limit=pairs)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
