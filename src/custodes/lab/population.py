@@ -95,3 +95,18 @@ def enrol_in(uow, container: Container, *, home: tuple[float, float], since: dat
     uow.session.flush()
     devices.assign(uow=uow, device_id=d.id, data=AssignmentCreate(subject_id=s.id, starts_at=since))
     return Monitored(s.id, d.id, secret, home)
+
+
+def register_tags(container: Container, agency_id: uuid.UUID, n: int, *, chunk: int = 500) -> list[DeviceClient]:
+    """`n` tags registered (in stock, not yet worn), `chunk` to a unit of work: devices that can sign
+    and be heard, without the cost of a subject and an order each (a reconnect storm's population)."""
+    out: list[DeviceClient] = []
+    for i in range(0, n, chunk):
+        with container.uow(caseworker(agency_id)) as uow:
+            for _ in range(min(chunk, n - i)):
+                tag = secrets.token_hex(6)
+                d, secret = devices.register(uow=uow, data=DeviceCreate(kind="ankle_tag", serial=f"TAG-{tag}",
+                                                                        barcode=f"B{tag}"), device_key=container.device_key)
+                out.append(DeviceClient(d.id, secret))
+            uow.commit()
+    return out
