@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -34,13 +33,14 @@ from custodes.lab.field.platform import MqttSender
 from custodes.lab.population import register_tags
 from custodes.telemetry.models import TelemetryBatch
 
-from .conftest import need
-from .instances import Broker, Missing, temp_dir
+from .conftest import private_broker
 from .load import HOME, INSIDE_EXCLUSION, ledger, population
 
-# Connections in the storm. 5,000 passed here in 194 s at a load average of about 12 (setup 58 s,
-# every PUBACK by 12 s, all stored by 86 s): too long for `make test`, whose run is bounded, so the
-# suite storms with 2,000; CUSTODES_STORM_TAGS=5000 runs the full storm.
+# Connections in the storm. 5,000 were tried here (CUSTODES_STORM_TAGS=5000), at load averages of
+# 12 and 15-27 on 2 cores: setup 58-66 s, every PUBACK within 10-12 s, all 5,000 stored 82-86 s after
+# the storm began, nothing lost; the whole run took 194-231 s, and in the second the planted batches
+# were processed only at 142 s (past this test's bound). That is beyond `make test`'s budget, so the
+# suite storms with 2,000 (57 s here at load 7-11: setup 9 s, PUBACKs by 2 s, stored by 21 s).
 TAGS = int(os.environ.get("CUSTODES_STORM_TAGS", "2000"))
 PLANTED = 40  # of which enrolled people whose buffer walks into their exclusion zone
 PROCESSES = 4  # client processes, each holding TAGS / PROCESSES connections on one thread
@@ -52,17 +52,9 @@ def broker():
     """This module's private Mosquitto, able to hold the storm: 5,000+ sockets and a deep queue."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * TAGS)), hard))  # Mosquitto inherits it
-    root = Path(temp_dir("custodes-faults-storm-"))
     try:
-        b = Broker(root, max_queued=100_000, max_inflight=1000)
-        b.start()
-    except (Missing, OSError, TimeoutError) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        need("a private Mosquitto could not be started", exc)
-    try:
-        yield b
+        yield from private_broker(max_queued=100_000, max_inflight=1000)
     finally:
-        b.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -131,7 +123,7 @@ def test_reconnect_storm_loses_nothing(container, broker, workers, agencies, tmp
     # Recovering by itself: the same worker, still subscribed, works the backlog down and stores
     # (acknowledges) the next upload at once, ahead of processing.
     assert worker.poll() is None, "the worker died in the storm"
-    assert rate > 0 and later["pending"] < progress["pending"], (progress["pending"], later["pending"])
+    assert later["pending"] == 0 or later["pending"] < progress["pending"], (progress["pending"], later["pending"])
     sender = MqttSender("127.0.0.1", broker.port)
     try:
         sender.upload(people[0].client, encode(1, [fix(t0 + timedelta(minutes=10), *HOME, 6.0)]),

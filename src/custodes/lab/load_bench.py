@@ -26,10 +26,9 @@ from urllib.parse import urlparse
 import httpx
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from custodes.access import service as access
 from custodes.access.models import AgencyCreate
@@ -199,9 +198,10 @@ def run(*, container: Container, platform_db_url: str, url: str, devices: int, r
     check_local(url, mqtt_host)
     if via not in ("http", "mqtt"):
         raise LoadRefused("--via must be http or mqtt")
-    health = httpx.get(url.rstrip("/") + "/healthz", timeout=10).json() if _answers(url) else None
-    if health is None:
-        raise LoadRefused(f"no platform answers at {url}: start `custodes serve` (and `custodes worker`) first")
+    try:
+        health = httpx.get(url.rstrip("/") + "/healthz", timeout=10).raise_for_status().json()
+    except httpx.HTTPError:
+        raise LoadRefused(f"no platform answers at {url}: start `custodes serve` (and `custodes worker`) first") from None
     if float(health.get("clock_speed", 1.0)) != 1.0:
         raise LoadRefused("the platform runs on simulated time (--speed): latencies need real time")
     load_before = os.getloadavg()[0]
@@ -249,13 +249,6 @@ def run(*, container: Container, platform_db_url: str, url: str, devices: int, r
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(out, indent=2, default=str) + "\n")
     return out
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url.rstrip("/") + "/healthz", timeout=10).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _backends(container: Container) -> list[int]:
