@@ -20,6 +20,7 @@ from custodes.lab.population import Monitored
 
 FIX_S, BREACH_FIX_S = 60.0, 15.0
 BREACH_S = 180.0  # three minutes inside the zone
+DWELL_S = 60.0  # an exclusion zone's default min_dwell_s (orders/conditions.py)
 EXCLUSION_EAST_M = 600.0  # the zone's centre, east of home; 150 m radius; home is a 100 m circle
 EXCLUSION_RADIUS_M = 150.0
 MAX_FIXES = 60  # a tag's upload holds at most this many (its buffer after a gap in coverage)
@@ -68,7 +69,9 @@ class Tag:
         if (self.gap and self.gap[0] <= at < self.gap[1]) or not self.pending:
             return None
         when = lambda t: datetime.fromtimestamp(t, UTC)  # noqa: E731
-        if self.breach and any(self.breach[0] <= f[0] <= self.breach[1] for f in self.pending):
+        # Owed an alert once a fix past the zone's dwell (60 s by default) is sent, not before: a breach
+        # cut off by the end of the run raises nothing, rightly.
+        if self.breach and any(self.breach[0] + DWELL_S <= f[0] <= self.breach[1] for f in self.pending):
             self.breach_sent = True
         items = [fix(when(t), round(lat, 7), round(lon, 7), acc, src) for t, lat, lon, acc, src in self.pending]
         if self.seq % 10 == 1:
