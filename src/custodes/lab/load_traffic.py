@@ -102,8 +102,8 @@ class Schedule:
         self.tags: list[Tag] = []
         for i, p in enumerate(people):
             first = self.d0 + float(rng.uniform(0, intervals[i]))
-            # after two fixes at home (an entry is a transition: a tag's very first fix inside its zone
-            # raises nothing), and early enough that the breach is uploaded before the end where the run allows it
+            # after two fixes at home, so that the breach is a move from a known side into the zone, and
+            # early enough that it is uploaded before the end where the run allows it
             b0 = (first - intervals[i] + 2 * FIX_S
                   + float(rng.uniform(0.1, 0.5)) * max(0.0, span - BREACH_S - 2 * intervals[i]))
             g0 = self.d0 + float(rng.uniform(0.1, 0.6)) * span
