@@ -67,9 +67,14 @@ def pg() -> Iterator[PgCluster]:
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[Broker]:
+    yield from private_broker()
+
+
+def private_broker(**limits: int) -> Iterator[Broker]:
+    """A started private Mosquitto (queue limits as given), closed when the generator ends."""
     root = Path(temp_dir("custodes-faults-mqtt-"))
     try:
-        b = Broker(root)
+        b = Broker(root, **limits)
         b.start()
     except (Missing, OSError, TimeoutError) as exc:
         shutil.rmtree(root, ignore_errors=True)

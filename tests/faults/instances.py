@@ -137,7 +137,7 @@ class PgCluster:
 class Broker:
     """A private Mosquitto with persistence (QoS 1 messages and persistent sessions survive a restart)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_queued: int = 20000, max_inflight: int = 100) -> None:
         if not MOSQUITTO.exists():
             raise Missing(f"{MOSQUITTO} is missing: the fault tests need Mosquitto (apt-get install mosquitto)")
         self.root = root
@@ -150,8 +150,8 @@ class Broker:
         shutil.chown(root, "mosquitto", "mosquitto") if _user_exists("mosquitto") else None
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {store}/\nautosave_interval 1\nmax_queued_messages 20000\n"
-            f"max_inflight_messages 100\nlog_dest file {self.log}\nlog_type error\nlog_type warning\n")
+            f"persistence_location {store}/\nautosave_interval 1\nmax_queued_messages {max_queued}\n"
+            f"max_inflight_messages {max_inflight}\nlog_dest file {self.log}\nlog_type error\nlog_type warning\n")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -14,7 +14,8 @@ from custodes.cli import admin
 from custodes.lab.checkin_api_bench import bench_checkin_api
 from custodes.lab.checkin_bench import bench_checkin
 from custodes.lab.checkin_lock_bench import bench_checkin_lock
-from custodes.lab.commands import bench_ingest_command, bench_partitions, bench_retention, bench_trail_storage, simulate_command
+from custodes.lab.commands import (bench_ingest_command, bench_load_command, bench_partitions, bench_retention,
+                                    bench_trail_storage, simulate_command)
 from custodes.lab.console_bench import bench_console
 from custodes.lab.faces.evaluation import eval_faces
 from custodes.lab.pad.commands import bench_liveness_command, eval_challenge_frames_command, eval_pad_command, pad_app
@@ -48,6 +49,7 @@ eval_app.command("pad")(eval_pad_command)
 eval_app.command("challenge-frames")(eval_challenge_frames_command)
 bench_app.command("rules")(bench_rules)
 bench_app.command("ingest")(bench_ingest_command)
+bench_app.command("load")(bench_load_command)
 app.command("simulate")(simulate_command)
 bench_app.command("console")(bench_console)
 bench_app.command("checkin")(bench_checkin)

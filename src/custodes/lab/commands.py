@@ -1,4 +1,4 @@
-"""Lab commands: `custodes bench ingest` and `custodes simulate`; heavy imports stay inside so the CLI starts fast."""
+"""Lab commands: `custodes bench ingest`, `bench load` and `custodes simulate`; heavy imports stay inside so the CLI starts fast."""
 
 from __future__ import annotations
 
@@ -32,6 +32,48 @@ def bench_ingest_command(
     run(people=people, batch=batch, seconds=seconds, uploaders=uploaders, workers=workers,
         databases=[d for d in databases.split(",") if d], pg_url=pg_url, rate=rate, via=via, burst=burst,
         json_path=json_out)
+
+
+def bench_load_command(
+    devices: Annotated[int, typer.Option(min=1, max=20_000, help="simulated tags, one enrolled person each")] = 300,
+    rate: Annotated[float, typer.Option(min=0.1, max=5_000, help="uploads per second offered, all tags together")] = 20.0,
+    via: Annotated[str, typer.Option(help="http (the API) or mqtt (QoS 1 to the broker the workers share)")] = "http",
+    seconds: Annotated[float, typer.Option(min=1, max=3_600, help="how long to send for; then it stops")] = 30.0,
+    url: Annotated[str, typer.Option(help="the running API (this machine only)")] = "http://127.0.0.1:8000",
+    mqtt_host: Annotated[str, typer.Option(help="the platform's broker (this machine only)")] = "127.0.0.1",
+    mqtt_port: int = 1883,
+    senders: Annotated[int, typer.Option(min=0, max=64, help="sending connections (0: 8 for HTTP, 4 for MQTT)")] = 0,
+    breach_share: Annotated[float, typer.Option(min=0, max=1, help="share of tags that walk into their "
+                                                                  "exclusion zone once (planted alerts)")] = 0.1,
+    drain_seconds: Annotated[float, typer.Option(min=1, max=3_600, help="longest wait for processing after")] = 120.0,
+    seed: int = 1,
+    home: Home = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the figures here too")] = None,
+) -> None:
+    """Drive a platform already running here (`custodes serve` / `custodes worker`) with realistic tag
+    traffic; run it with the platform's CUSTODES_DATABASE_URL and CUSTODES_HOME (it enrols the tags there)."""
+    from custodes.bootstrap import bootstrap
+    from custodes.config import Settings
+    from custodes.lab.load_bench import LoadRefused, bench_database_url, check_local, run
+
+    try:
+        check_local(url, mqtt_host)
+        if via not in ("http", "mqtt"):
+            raise LoadRefused("--via must be http or mqtt")
+    except LoadRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    settings = Settings.from_env(home=home)
+    container = bootstrap(Settings.from_env(home=home, database_url=bench_database_url(settings.database_url)))
+    try:
+        run(container=container, platform_db_url=settings.database_url, url=url, devices=devices, rate=rate, via=via,
+            seconds=seconds, mqtt_host=mqtt_host, mqtt_port=mqtt_port, senders=senders, breach_share=breach_share,
+            drain_s=drain_seconds, seed=seed, json_path=json_out)
+    except LoadRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
 
 
 def simulate_command(

@@ -65,7 +65,8 @@ def _baseline(work: list, container) -> dict:
     return {"fixes_per_s_one_core_in_process": round(n / (time.perf_counter() - t)), "fixes": n}
 
 
-def _spawn(args: list[str], env: dict, log: Path, ready: str | None = None) -> subprocess.Popen:
+def spawn(args: list[str], env: dict, log: Path, ready: str | None = None) -> subprocess.Popen:
+    """`custodes ARGS` with its output in `log`; returns once `ready` shows there (60 s at most)."""
     exe = os.path.join(os.path.dirname(sys.executable), "custodes")
     with open(log, "a") as out:
         proc = subprocess.Popen([exe, *args], env=env, stdout=out, stderr=out)
@@ -177,12 +178,13 @@ def _run_one(db: str, pg_url: str, people: int, batch: int, seconds: float, uplo
         port = 18000 + int(rng.integers(0, 1000))
         env = {**os.environ, "CUSTODES_DATABASE_URL": url, "CUSTODES_HOME": str(home),
                "CUSTODES_PIPELINE": "worker" if workers else "embedded", "CUSTODES_MQTT_GROUP": schema,
-               "CUSTODES_TICK_SECONDS": "0", **{f"CUSTODES_{k.upper()}": str(v) for k, v in mqtt.items()}}  # replayed history: ticks at today's time would only cry "silent"
-        procs.append(_spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, home / "serve.log",
+               "CUSTODES_TICK_SECONDS": "0",  # replayed history: ticks at today's time would only cry "silent"
+               **{f"CUSTODES_{k.upper()}": str(v) for k, v in mqtt.items()}}
+        procs.append(spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, home / "serve.log",
                             "Application startup complete"))
         for i in range(workers):
             names.append(f"{schema}-w{i}")
-            procs.append(_spawn(["worker", "--name", names[-1]], env, home / f"worker{i}.log", "rules warm"))
+            procs.append(spawn(["worker", "--name", names[-1]], env, home / f"worker{i}.log", "rules warm"))
         # Warm-up, not measured: each device's first batch, so that every worker has compiled the
         # zones (shared boroughs cost about 0.3 s each, once per process) before the clock starts.
         warm, work = work[:people], work[people:]
