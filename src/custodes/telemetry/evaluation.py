@@ -154,27 +154,30 @@ def evaluate_many(runs: list[Run], now: datetime,
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(k)
+    several = len(rounds) > 1  # `current` carries a subject's state from one round to the next
     for members in rounds:
-        vector = []
         near = _proximity(runs, members, current, now, beacons) if beacons is not None else {}
+        ks, sts = [], []
         for k in members:
             r = runs[k]
-            state = current.get(r.state.subject_id, r.state)
-            if r.statuses or state.curfews_checked_to is None or not len(r.cols):
+            state = current.get(r.state.subject_id, r.state) if current else r.state
+            if r.statuses or state.curfews_checked_to is None or not len(r.cols.t_ms):
                 new, ev_ = evaluate(state, r.rules, now, r.device_id, r.seq, r.cols, r.statuses)
                 out[k] = (new, ev_ + near.get(k, []))
                 current[state.subject_id] = new
             else:
-                vector.append((k, state))
-        if not vector:
+                ks.append(k)
+                sts.append(state)
+        if not ks:
             continue
-        ev = BatchEvaluator([st.subject_id for _, st in vector], [runs[k].rules for k, _ in vector],
-                            [st for _, st in vector])
-        cols = [runs[k].cols for k, _ in vector]
-        counts = np.fromiter((len(c.t_ms) for c in cols), np.int64, len(cols))
-        seqs = np.fromiter((runs[k].seq for k, _ in vector), np.int64, len(vector))
-        batch = FixBatch(np.repeat(np.arange(len(vector)), counts),
-                         np.concatenate([c.t_ms for c in cols]).astype(np.int64) * 1000,
+        vruns = [runs[k] for k in ks]
+        ev = BatchEvaluator([st.subject_id for st in sts], [r.rules for r in vruns], sts)
+        cols = [r.cols for r in vruns]
+        t_ms = [c.t_ms for c in cols]
+        counts = np.fromiter(map(len, t_ms), np.int64, len(cols))
+        seqs = np.fromiter((r.seq for r in vruns), np.int64, len(vruns))
+        batch = FixBatch(np.repeat(np.arange(len(ks)), counts),
+                         np.concatenate(t_ms).astype(np.int64) * 1000,
                          np.concatenate([c.lat for c in cols]), np.concatenate([c.lon for c in cols]),
                          np.concatenate([c.accuracy_m for c in cols]).astype(np.float64),
                          np.repeat(seqs * FIX_ID_BASE, counts) + np.concatenate([c.index for c in cols]),
@@ -182,12 +185,13 @@ def evaluate_many(runs: list[Run], now: datetime,
         events: dict[int, list[Event]] = {}
         for i, e in ev.evaluate_indexed(batch, now):
             events.setdefault(i, []).append(e)
-        for i, ((k, st), new) in enumerate(zip(vector, ev.all_states())):
-            got = events.get(i, [])
-            if k in near:
+        for i, (k, new) in enumerate(zip(ks, ev.all_states())):
+            got = events.get(i) or []
+            if near and k in near:
                 got = got + near[k]
             out[k] = (new, got)
-            current[st.subject_id] = new
+            if several:
+                current[new.subject_id] = new
     return out  # type: ignore[return-value]
 
 
