@@ -167,12 +167,12 @@ class BatchEvaluator:
         self.exact_pairs = 0  # (fix, polygon) pairs decided exactly rather than by the raster
         self.scalar_runs = 0  # subject batches handed to the scalar path
         self.pairs = 0  # (fix, zone) pairs classified one by one (the rest were judged per subject)
-        fast = carried(self)
+        fast, flat, start = carried(self)
         slow = np.ones(n, bool)
         slow[fast] = False
         for i in np.flatnonzero(slow).tolist():
             self._load(i, self.states[i])
-        load_carried(self, fast)
+        load_carried(self, fast, flat, start)
         # What states[i].zones says, to rebuild only the zones that moved.
         self.loaded = (self.side.copy(), self.since.copy(), self.pend.copy(), self.psince.copy())
 

@@ -133,28 +133,27 @@ def _at(us: int) -> datetime | None:
 HEAD = 2 + len(INT_COLUMNS) + len(FLOAT_COLUMNS)  # int64 words before the zones' (side, since, pend, psince)
 
 
-def carried(ev) -> np.ndarray:
-    """Subjects whose states carry columns of this very rule set (bytes of int64 words)."""
-    ok = np.fromiter((c is not None and len(c) == 8 * (HEAD + 4 * z) for c, z in
-                      zip((st.columns for st in ev.states), ev.nzones.tolist())), bool, len(ev.states))
-    idx = np.flatnonzero(ok)
-    if idx.size:
-        words = ev.nzones[idx] * 4 + HEAD
-        flat = np.frombuffer(b"".join([ev.states[i].columns for i in idx.tolist()]), np.int64)
-        start = np.cumsum(words) - words
-        same = (flat[start] == ev.number[idx, 0]) & (flat[start + 1] == ev.number[idx, 1])
-        idx = idx[same]
-    return idx
+def carried(ev) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Subjects whose states carry columns of this very rule set (bytes of int64 words), with
+    those words joined (one `bytes` for all) and where each subject's start in them."""
+    cols = [st.columns for st in ev.states]
+    sizes = np.fromiter((0 if c is None else len(c) for c in cols), np.int64, len(cols))
+    idx = np.flatnonzero(sizes == 8 * (HEAD + 4 * ev.nzones))
+    if not idx.size:
+        return idx, np.zeros(0, np.int64), idx
+    flat = np.frombuffer(b"".join([cols[i] for i in idx.tolist()]), np.int64)
+    words = sizes[idx] // 8
+    start = np.cumsum(words) - words
+    same = (flat[start] == ev.number[idx, 0]) & (flat[start + 1] == ev.number[idx, 1])
+    return idx[same], flat, start[same]
 
 
-def load_carried(ev, idx: np.ndarray) -> None:
-    """Load, in bulk, the subjects whose states carry the columns this batch path left them."""
+def load_carried(ev, idx: np.ndarray, flat: np.ndarray, start: np.ndarray) -> None:
+    """Load, in bulk, the subjects whose states carry the columns this batch path left them
+    (`carried`'s answer)."""
     if not idx.size:
         return
     nz = ev.nzones[idx]
-    words = nz * 4 + HEAD
-    flat = np.frombuffer(b"".join([ev.states[i].columns for i in idx.tolist()]), np.int64)
-    start = np.cumsum(words) - words
     head = flat[start[:, None] + np.arange(HEAD)[None, :]]
     for j, name in enumerate(INT_COLUMNS):
         getattr(ev, name)[idx] = head[:, 2 + j]
@@ -199,8 +198,10 @@ def save_states(ev, idx: np.ndarray) -> None:
     size = (HEAD + 4 * nz) * 8
     wide = 8 * words.shape[1]
     blob = words.tobytes()
-    rows = ints[:, :5].tolist()  # last fix time, id, source; implausible; checked to
-    fls = floats.tolist()
+    # One list per column, not one per subject: fewer objects for the collector to track.
+    cols = [ev.last_t[idx].tolist(), ev.last_id[idx].tolist(), ev.last_src[idx].tolist(),
+            ev.implausible[idx].tolist(), ev.checked_to[idx].tolist(),
+            ev.last_lat[idx].tolist(), ev.last_lon[idx].tolist(), ev.last_acc[idx].tolist()]
     # Zone words as Python ints only for the subjects whose zones are rebuilt.
     again_rows = np.flatnonzero(rebuild)
     zflat = np.stack(now, axis=2)[again_rows].reshape(-1).tolist()
@@ -214,25 +215,24 @@ def save_states(ev, idx: np.ndarray) -> None:
     f_at, f_lat, f_lon, f_acc, f_src, f_speed, f_id = _FIX_SLOTS
     # Built slot by slot: the same values as SubjectState(...) and Fix.trusted(...), at half the cost
     # (a frozen dataclass's __init__ goes through object.__setattr__ once per field).
-    for q, (i, row, fl, lo, again, nb) in enumerate(zip(idx.tolist(), rows, fls, zoff.tolist(), rebuild.tolist(),
-                                                       size.tolist())):
+    for q, (i, last_t, last_id, src, impl, checked_t, lat, lon, acc, lo, again, nb) in enumerate(zip(
+            idx.tolist(), *cols, zoff.tolist(), rebuild.tolist(), size.tolist())):
         st = states[i]
         zones = st.zones
         if again:
             zones = _rebuilt(zones, rules_of[i], moved[q], zflat, lo)
-        last_t, checked_t = row[0], row[4]
         if last_t == NO_TIME:
             last, at = st.last_fix, None
         else:
             at = epoch + us * last_t
             last = new_obj(Fix)
             f_at(last, at)
-            f_lat(last, fl[0])
-            f_lon(last, fl[1])
-            f_acc(last, fl[2])
-            f_src(last, SOURCES[row[2]])
+            f_lat(last, lat)
+            f_lon(last, lon)
+            f_acc(last, acc)
+            f_src(last, SOURCES[src])
             f_speed(last, None)
-            f_id(last, None if row[1] == NO_ID else row[1])
+            f_id(last, None if last_id == NO_ID else last_id)
         windows, decided = st.windows, st.decided_to
         if pending[q]:
             windows, decided = _opened(ev, i, windows, decided)
@@ -247,7 +247,7 @@ def save_states(ev, idx: np.ndarray) -> None:
         s_charging(new, st.charging)
         s_status(new, st.last_status_at)
         s_silent(new, st.silent_since)
-        s_impl(new, row[3] == 1)
+        s_impl(new, impl)
         s_decided(new, decided)
         s_columns(new, blob[q * wide: q * wide + nb])
         states[i] = new
