@@ -136,3 +136,7 @@ def worker(
 ) -> None:
     """Run the pipeline: MQTT shared subscription, per-device processing, ticks and alert notifications."""
     admin.worker(name=name, home=home)
+
+
+if __name__ == "__main__":  # python -m custodes.cli.main, as well as the custodes script
+    app()
