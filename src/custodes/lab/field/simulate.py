@@ -27,6 +27,7 @@ from custodes.lab.field.trails import load_people
 
 CHECK_IN_POLICY = {"kind": "check_in_policy", "prompts_per_day": 3, "waking_start": "08:00", "waking_end": "21:00",
                    "quiet_hours": [], "response_minutes": 15}
+SETUP_REAL_S_PER_SUBJECT = 1.0  # enrolment allowance per person (measured: 0.85 s at load average 4-5)
 
 
 def setup(platform: Platform, devices_out: list[SimDevice], plans, start: datetime, hours: float,
@@ -161,7 +162,10 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     rng = np.random.default_rng(seed)
     people = load_people(data, max(subjects, 1), rng)
     faces = FaceBank(data)
-    start = clock.now()
+    # The simulated day starts once everyone is enrolled: enrolment takes real seconds, which are
+    # simulated hours at high speeds, and a day begun before it would open with hours of buffered
+    # fixes in every first upload (and a throughput figure measured on that burst).
+    start = clock.now() + timedelta(seconds=subjects * SETUP_REAL_S_PER_SUBJECT * speed)
     plans = [planning.build(people[i % len(people)], start, hours, np.random.default_rng([seed, i]), rates)
              for i in range(subjects)]
     devices: list[SimDevice] = []
@@ -172,7 +176,12 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     t_real0 = time.monotonic()
     with Progress(*columns, console=console) as progress:
         setup(platform, devices, plans, start, hours, faces, rng, progress, share_with, policy)
-        # The simulation starts now: fixes from before enrolment finished are sent in the first uploads.
+        setup_real_s = time.monotonic() - t_real0
+        if clock.now() < start:
+            clock.sleep_sim((start - clock.now()).total_seconds())
+        else:  # enrolment overran its allowance: the first uploads carry the fixes buffered since
+            console.print(f"[yellow]enrolment took {setup_real_s:.0f} s, longer than allowed; the first uploads "
+                          f"carry {(clock.now() - start).total_seconds() / 60:.0f} simulated minutes of buffered fixes[/]")
         checkins = CheckIns(platform, faces, rates, np.random.default_rng([seed, 10**6]))
         end = start.timestamp() + hours * 3600
         task = progress.add_task(f"simulating {hours:g} h at {speed:g}x", total=int(hours * 3600))
@@ -235,6 +244,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
         result["throughput"] = measure(sends, processed_times(db_url, [d.device_id for d in devices]), speed)
     result.update({"platform": url, "via": via, "subjects": subjects, "hours": hours, "speed": speed, "seed": seed,
                    "trails": "synthetic" if people[0].synthetic else "geolife", "real_seconds": round(time.monotonic() - t_real0, 1),
+                   "setup_real_seconds": round(setup_real_s, 1),
                    "sent": {"fixes": sum(d.sent_fixes for d in devices), "uploads": sum(d.uploads for d in devices),
                             "late_uploads": sum(d.late_uploads for d in devices),
                             "upload_errors": sum(d.errors for d in devices), **dict(sent)},
