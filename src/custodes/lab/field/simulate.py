@@ -245,6 +245,11 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     result.update({"platform": url, "via": via, "subjects": subjects, "hours": hours, "speed": speed, "seed": seed,
                    "trails": "synthetic" if people[0].synthetic else "geolife", "real_seconds": round(time.monotonic() - t_real0, 1),
                    "setup_real_seconds": round(setup_real_s, 1),
+                   # When the platform accepts uploads slower than the devices offer them, the loop
+                   # falls behind and each device uploads less often, with more fixes each time.
+                   "upload_interval_s": {"planned_mean": round(float(np.mean([d.upload_every_s for d in devices])), 1),
+                                         "achieved_mean": round(hours * 3600 * len(devices) /
+                                                                max(1, sum(d.uploads for d in devices)), 1)},
                    "sent": {"fixes": sum(d.sent_fixes for d in devices), "uploads": sum(d.uploads for d in devices),
                             "late_uploads": sum(d.late_uploads for d in devices),
                             "upload_errors": sum(d.errors for d in devices), **dict(sent)},

@@ -125,6 +125,11 @@ def print_summary(console: Console, result: dict) -> None:
     console.print(f"sent {s['fixes']:,} fixes in {s['uploads']:,} uploads ({s['late_uploads']:,} late, "
                   f"{s['upload_errors']:,} errors) over {result['via']} in {result['real_seconds']} s; "
                   f"check-in answers {result['check_ins']['answers']}")
+    cadence = result.get("upload_interval_s") or {}
+    if cadence and cadence["achieved_mean"] > 1.2 * cadence["planned_mean"]:
+        console.print(f"[yellow]devices uploaded every {cadence['achieved_mean']:g} s on average, not every "
+                      f"{cadence['planned_mean']:g} s as planned: the platform accepted uploads slower than "
+                      "offered (fewer, larger uploads)[/]")
     table = Table(title="planted (simulator's ground truth) vs raised by the platform")
     for col in ("alert kind", "planted", "raised", "missed", "extra"):
         table.add_column(col, justify="right" if col != "alert kind" else "left")
