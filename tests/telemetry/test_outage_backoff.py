@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy.exc import OperationalError
 
+from custodes.telemetry import pipeline
 from custodes.telemetry.pipeline import DB_BACKOFF_MAX_S, RETRY_FAILED_S, Pipeline, Turn
 
 
@@ -20,7 +21,13 @@ def test_database_outage_backs_off_from_half_a_second_to_five(container, monkeyp
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
         return Turn(batches=1)
 
+    def many(container, rules, device_ids, **kw):  # the turn over many devices fails as a whole first
+        if down["now"]:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return Turn(), list(device_ids)
+
     monkeypatch.setattr(p, "pending_devices", lambda limit=512: [device])
+    monkeypatch.setattr(pipeline, "process_many", many)
     monkeypatch.setattr(p, "process_device", process)
     waits = []
     for _ in range(6):

@@ -127,18 +127,18 @@ def test_one_failing_device_does_not_stall_the_others(client, clock, container, 
     upload(client, clock, person, 1, walk(clock, 300, 5, HOME))
     upload(client, clock, other_person, 1, walk(clock, 300, 5, HOME))
     pipeline = Pipeline(container)
-    broken = person.device_id
-    real = pipeline.process_device
+    broken = person.subject_id
+    real = pipeline.rules.versioned_many
 
-    def flaky(device_id):
-        if device_id == broken:
+    def flaky(session, subject_ids):  # both paths (many devices, one device) read rules through it
+        if broken in subject_ids:
             raise ValueError("a rule set that does not compile")
-        return real(device_id)
+        return real(session, subject_ids)
 
-    pipeline.process_device = flaky
+    pipeline.rules.versioned_many = flaky
     assert pipeline.run_once().batches == 1  # the other device went through
     assert rows("trail_segments") == 1
-    pipeline.process_device = real
+    pipeline.rules.versioned_many = real
     assert pipeline.run_once().batches == 0  # the failing device waits out its pause ...
     pipeline._failing.clear()
     assert pipeline.run_once().batches == 1  # ... and is then retried with nothing lost

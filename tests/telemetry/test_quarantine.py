@@ -15,6 +15,7 @@ from custodes.cli.main import app as cli
 from custodes.lab.device_client import encode, fix
 from custodes.telemetry import pipeline as pipeline_module
 from custodes.telemetry import trail
+from custodes.telemetry import turn as turn_module
 from custodes.telemetry.models import TelemetryBatch
 from custodes.telemetry.pipeline import Pipeline
 
@@ -42,7 +43,15 @@ def poison(monkeypatch, device_id, seq):
             raise RuntimeError("boom: cannot judge this batch\nsecond line of a traceback")
         return real(state, rules, now, device, batch_seq, cols, statuses)
 
+    real_many = turn_module.evaluate_many
+
+    def evaluate_many(runs, now, beacons=None):  # the turn over many devices meets the same bug
+        if any((r.device_id, r.seq) == (device_id, seq) for r in runs):
+            raise RuntimeError("boom: cannot judge this batch\nsecond line of a traceback")
+        return real_many(runs, now, beacons)
+
     monkeypatch.setattr(pipeline_module, "evaluate", evaluate)
+    monkeypatch.setattr(turn_module, "evaluate_many", evaluate_many)
 
 
 def test_a_poisoned_batch_is_quarantined_and_later_batches_go_on(client, clock, container, person, other_person,

@@ -80,5 +80,7 @@ def test_statements_per_message_do_not_grow_with_the_fleet(container, agencies):
         assert at_10k[step] <= at_100[step], (step, at_100, at_10k)
     # And storing is shared: a group of 50 uploads is a handful of statements, not a few per upload.
     assert at_100["storing"] <= 3 / MESSAGES + 1e-9, at_100
+    # Processing too: one turn judges all 50 devices (a turn of its own took 8 statements each).
+    assert at_100["processing"] <= 1, at_100
     # The device row with its order start (and, on SQLite, its BEGIN); no nonce write.
     assert at_100["signing"] <= 2, at_100

@@ -34,6 +34,14 @@ def protected_person(session, device_id: uuid.UUID) -> ProtectedPerson | None:
                                                          ProtectedPerson.consent_withdrawn_at.is_(None))).first()
 
 
+def protected_phones(session, device_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these devices are protected people's phones (consent standing or not): `divert`
+    is the path for their batches."""
+    if not device_ids:
+        return set()
+    return set(session.scalars(select(ProtectedPerson.device_id).where(ProtectedPerson.device_id.in_(device_ids))))
+
+
 def divert(uow, device_id: uuid.UUID, batches: Iterable) -> bool:
     """If `device_id` is a protected person's phone: keep only its newest fix, blank the batches'
     bodies (never a trail, no raw copy), and return True (the pipeline then evaluates nothing)."""

@@ -135,21 +135,30 @@ def late_note(e: Event, evidence: dict, received_at: datetime | None) -> dict | 
 
 def save_checkpoint(s: Session, subject_id: uuid.UUID, state: SubjectState) -> None:
     """Keep the state after the items as a checkpoint, about once an hour of data time."""
-    as_of = state.last_seen
-    if as_of is None or (state.decided_to is not None and state.decided_to > as_of):
-        return  # not a state of the data alone
-    latest = s.scalar(select(func.max(MonitorCheckpoint.as_of)).where(MonitorCheckpoint.subject_id == subject_id))
-    if latest is not None and as_of - _aware(latest) < CHECKPOINT_EVERY:
+    save_checkpoints(s, {subject_id: state})
+
+
+def save_checkpoints(s: Session, states: dict[uuid.UUID, SubjectState]) -> None:
+    """`save_checkpoint` for a whole pipeline turn: one query finds the subjects' latest checkpoints."""
+    due = {sid: st for sid, st in states.items()
+           if st.last_seen is not None and not (st.decided_to is not None and st.decided_to > st.last_seen)}
+    if not due:  # otherwise not a state of the data alone
         return
-    if state.curfews_checked_to is not None and state.curfews_checked_to > as_of:
-        state = state.evolve(curfews_checked_to=as_of)  # nothing was decided after as_of
-    s.merge(MonitorCheckpoint(subject_id=subject_id, as_of=as_of, state=state.to_dict()))
-    old = s.scalars(select(MonitorCheckpoint.as_of).where(
-        MonitorCheckpoint.subject_id == subject_id, MonitorCheckpoint.as_of < as_of - CHECKPOINT_RETAIN)
-        .order_by(MonitorCheckpoint.as_of.desc())).all()
-    if len(old) > 1:  # keep the newest of the old ones: late data that old can still be re-judged
-        s.execute(delete(MonitorCheckpoint).where(MonitorCheckpoint.subject_id == subject_id,
-                                                  MonitorCheckpoint.as_of < _aware(old[0])))
+    latest = dict(s.execute(select(MonitorCheckpoint.subject_id, func.max(MonitorCheckpoint.as_of))
+                            .where(MonitorCheckpoint.subject_id.in_(list(due))).group_by(MonitorCheckpoint.subject_id)).all())
+    for subject_id, state in due.items():
+        as_of = state.last_seen
+        if (last := latest.get(subject_id)) is not None and as_of - _aware(last) < CHECKPOINT_EVERY:
+            continue
+        if state.curfews_checked_to is not None and state.curfews_checked_to > as_of:
+            state = state.evolve(curfews_checked_to=as_of)  # nothing was decided after as_of
+        s.merge(MonitorCheckpoint(subject_id=subject_id, as_of=as_of, state=state.to_dict()))
+        old = s.scalars(select(MonitorCheckpoint.as_of).where(
+            MonitorCheckpoint.subject_id == subject_id, MonitorCheckpoint.as_of < as_of - CHECKPOINT_RETAIN)
+            .order_by(MonitorCheckpoint.as_of.desc())).all()
+        if len(old) > 1:  # keep the newest of the old ones: late data that old can still be re-judged
+            s.execute(delete(MonitorCheckpoint).where(MonitorCheckpoint.subject_id == subject_id,
+                                                      MonitorCheckpoint.as_of < _aware(old[0])))
 
 
 def _aware(at: datetime) -> datetime:

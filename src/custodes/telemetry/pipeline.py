@@ -1,6 +1,8 @@
-"""The per-device pipeline: raw batch → validated fixes → trail → rule evaluation → events → alerts.
+"""The pipeline: raw batch → validated fixes → trail → rule evaluation → events → alerts.
 
-One transaction per device turn: the trail segments, the subject's rule state, the alerts (and
+A turn judges a chunk of devices together (`telemetry.turn`: one rules call a round, one commit);
+what that path hands back, and every device of a chunk that failed, goes through `process_device`,
+one transaction per device, which finds and quarantines a bad batch. In either, the trail segments, the subject's rule state, the alerts (and
 their outbox messages) and the batch's `processed_at` commit together, so a crash between any two
 steps leaves the batch pending and the next turn redoes it from the start: nothing lost, nothing
 twice. Alert dedupe keys guard the same line a second time. On PostgreSQL each device's cursor row
@@ -14,16 +16,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import defer
 
-from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.models import Assignment
 from custodes.proximity import service as proximity
@@ -31,39 +28,18 @@ from custodes.rules import SubjectState, evaluate_tick
 from custodes.rules.batch import BatchEvaluator
 from custodes.telemetry import alerting, late, quarantine, segment, trail
 from custodes.telemetry.evaluation import evaluate
-from custodes.telemetry.models import DeviceCursor, MonitorState, TelemetryBatch, pending_batches
+from custodes.telemetry.models import MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
 from custodes.telemetry.schemas import FixColumns
+from custodes.telemetry.turn import ACTOR, FOREVER_MS, Turn, claim_many, dt, load_state, ms, process_many, save_state
 
 log = logging.getLogger(__name__)
-FOREVER_MS = 2**62
 RETRY_FAILED_S = 30.0
 DB_BACKOFF_MAX_S = 5.0
-ACTOR = Actor.system("pipeline")
-
-
-@dataclass
-class Turn:
-    batches: int = 0
-    fixes: int = 0
-    alerts: int = 0
-
-    def add(self, other: Turn) -> None:
-        self.batches += other.batches
-        self.fixes += other.fixes
-        self.alerts += other.alerts
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def _dt(ms: int) -> datetime:
-    return late.EPOCH + timedelta(milliseconds=int(ms))
 
 
 class Pipeline:
-    def __init__(self, container: Container, *, batches_per_turn: int | None = None,
+    def __init__(self, container: Container, *, batches_per_turn: int | None = None, devices_per_turn: int | None = None,
                  crash_hook: Callable[[str], None] | None = None, retry_after_s: float = RETRY_FAILED_S,
                  max_attempts: int = quarantine.MAX_ATTEMPTS) -> None:
         self.container = container
@@ -71,6 +47,8 @@ class Pipeline:
         # A turn holds SQLite's one write lock, which uploads wait for: keep SQLite turns short.
         sqlite = container.engine.dialect.name == "sqlite"
         self.batches_per_turn = batches_per_turn or (4 if sqlite else 32)
+        # Devices judged together in one transaction (one rules call a round, one commit).
+        self.devices_per_turn = devices_per_turn or (16 if sqlite else 128)
         self._crash_hook = crash_hook or (lambda step: None)  # tests kill the process at a named step
         self._failing: dict[uuid.UUID, float] = {}
         self._db_backoff: dict[uuid.UUID, float] = {}
@@ -87,20 +65,34 @@ class Pipeline:
     def run_once(self) -> Turn:
         total = Turn()
         clock = time.monotonic()
-        for device_id in self.pending_devices():
-            if self._failing.get(device_id, 0) > clock:
-                continue
+        ready = [d for d in self.pending_devices() if self._failing.get(d, 0) <= clock]
+        for lo in range(0, len(ready), self.devices_per_turn):
+            chunk = ready[lo:lo + self.devices_per_turn]
             try:
-                t = self.process_device(device_id)
-            except Exception as exc:
-                # One device's bad data or rules must not stall everyone else: nothing of the turn was
-                # committed; find the failing batch, count it, and quarantine it at the bound.
-                t = self._isolate(device_id, exc, clock)
-            else:
+                t, alone = process_many(self.container, self.rules, chunk, batches_per_turn=self.batches_per_turn,
+                                        crash_hook=self._crash_hook)
+            except Exception as exc:  # nothing of it committed: each device on its own finds the culprit
+                log.info("turn over %d devices failed (%s); going device by device", len(chunk),
+                         quarantine.one_line(exc))
+                t, alone = Turn(), chunk
+            for device_id in t.devices:
                 self._failing.pop(device_id, None)
                 self._db_backoff.pop(device_id, None)
             total.add(t)
+            for device_id in alone:
+                total.add(self._one_device(device_id, clock))
         return total
+
+    def _one_device(self, device_id: uuid.UUID, clock: float) -> Turn:
+        try:
+            t = self.process_device(device_id)
+        except Exception as exc:
+            # One device's bad data or rules must not stall everyone else: nothing of the turn was
+            # committed; find the failing batch, count it, and quarantine it at the bound.
+            return self._isolate(device_id, exc, clock)
+        self._failing.pop(device_id, None)
+        self._db_backoff.pop(device_id, None)
+        return t
 
     def _isolate(self, device_id: uuid.UUID, exc: Exception, clock: float) -> Turn:
         """After a failed turn, go one batch at a time: the batches before the culprit commit, the
@@ -142,7 +134,7 @@ class Pipeline:
         now = self.container.clock.now()
         with self.container.uow(ACTOR) as uow:
             s = uow.session
-            cursor = _claim(s, device_id)
+            cursor = claim_many(s, [device_id]).get(device_id)
             if cursor is None:  # another worker is on this device right now
                 return turn
             # The raw body (the evidence, ~100 bytes a fix) is not needed here: leave it in the database.
@@ -167,7 +159,7 @@ class Pipeline:
                 cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
                 statuses = list(b.statuses)
                 for subject_id, start, end in spans:
-                    lo, hi = _ms(start), _ms(end) if end else FOREVER_MS
+                    lo, hi = ms(start), ms(end) if end else FOREVER_MS
                     inside = (cols.t_ms >= lo) & (cols.t_ms < hi)
                     whole = bool(inside.all())  # the usual case: the stored packing is the segment
                     mine = cols if whole else cols.take(inside)
@@ -177,14 +169,14 @@ class Pipeline:
                     trail.append(s, subject_id=subject_id, device_id=device_id, batch_seq=b.seq, cols=mine,
                                  packed=b.fixes if whole else None)
                     self._crash_hook("trail")
-                    row, state = states.get(subject_id) or _load_state(s, subject_id)
+                    row, state = states.get(subject_id) or load_state(s, subject_id)
                     rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
                                                                             self.rules.versioned(s, subject_id))
                     in_turn = turn_statuses.setdefault(subject_id, [])
                     in_turn += [(b.seq, st) for st in my_status]
                     earliest = min(([int(mine.t_ms.min())] if len(mine) else []) + [st["t_ms"] for st in my_status])
-                    if late.is_late(state, _dt(earliest)):  # judged again from before its own time
-                        r = late.replay(s, subject_id, rules.rules, now, _dt(earliest), state, in_turn)
+                    if late.is_late(state, dt(earliest)):  # judged again from before its own time
+                        r = late.replay(s, subject_id, rules.rules, now, dt(earliest), state, in_turn)
                         late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},
                                        f"{device_id}/{b.seq}", b.received_at)
                         state, events, frontiers[subject_id] = r.state, r.events, r.frontier_state
@@ -201,7 +193,7 @@ class Pipeline:
                 cursor.batches += 1
                 turn.batches += 1
             for subject_id, (row, state) in states.items():
-                _save_state(s, subject_id, row, state, now)
+                save_state(s, subject_id, row, state, now)
                 late.save_checkpoint(s, subject_id, frontiers[subject_id])
             done = self.container.clock.now()  # the end of the turn: when its alerts become visible
             for b in batches:
@@ -257,29 +249,6 @@ class Pipeline:
                     turn.alerts += alerting.unevaluable(uow, subject_id, exc, now)
                     continue
                 turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, None, rules)
-                _save_state(s, subject_id, row, state, now, ticked=True)
+                save_state(s, subject_id, row, state, now, ticked=True)
             uow.commit()
         return turn
-
-
-def _claim(s: Session, device_id: uuid.UUID) -> DeviceCursor | None:
-    ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    s.execute(ins(DeviceCursor).values(device_id=device_id, last_seq=-1, batches=0).on_conflict_do_nothing())
-    return s.scalars(select(DeviceCursor).where(DeviceCursor.device_id == device_id)
-                     .with_for_update(skip_locked=True)).first()
-
-
-def _load_state(s: Session, subject_id: uuid.UUID) -> tuple[MonitorState | None, SubjectState]:
-    row = s.scalars(select(MonitorState).where(MonitorState.subject_id == subject_id).with_for_update()).first()
-    return row, SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
-
-
-def _save_state(s: Session, subject_id: uuid.UUID, row: MonitorState | None, state: SubjectState,
-                now: datetime, ticked: bool = False) -> None:
-    if row is None:
-        s.add(MonitorState(subject_id=subject_id, state=state.to_dict(), updated_at=now,
-                           ticked_at=now if ticked else None))
-    else:
-        row.state, row.updated_at = state.to_dict(), now
-        if ticked:
-            row.ticked_at = now

@@ -61,11 +61,26 @@ class RuleCache:
 
     def versioned(self, session: Session, subject_id: uuid.UUID) -> Versioned:
         """The subject's rules as of this transaction; raises RulesUnusable (cached like a rule set)."""
-        revs = tuple(sorted((str(i), r) for i, r in session.execute(
-            select(Condition.id, Condition.revision).join(Order, Order.id == Condition.order_id)
-            .where(Order.subject_id == subject_id, Order.status.in_(ACTIVE)))))
-        tz = session.scalar(select(Subject.time_zone).where(Subject.id == subject_id)) or "UTC"
-        key = (tz, revs)
+        got = self.versioned_many(session, [subject_id])[subject_id]
+        if isinstance(got, RulesUnusable):
+            raise RulesUnusable(subject_id, got.version, got.cause)
+        return got
+
+    def versioned_many(self, session: Session,
+                       subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, Versioned | RulesUnusable]:
+        """Many subjects' rules as of this transaction in two queries (one pipeline turn serves many
+        devices); a subject whose rules cannot be judged gets its RulesUnusable, not a raise."""
+        revs: dict[uuid.UUID, list[tuple[str, int]]] = {sid: [] for sid in subject_ids}
+        for sid, i, r in session.execute(
+                select(Order.subject_id, Condition.id, Condition.revision).join(Order, Order.id == Condition.order_id)
+                .where(Order.subject_id.in_(subject_ids), Order.status.in_(ACTIVE))):
+            revs[sid].append((str(i), r))
+        zones = dict(session.execute(select(Subject.id, Subject.time_zone).where(Subject.id.in_(subject_ids))).all())
+        return {sid: self._built(session, sid, (zones.get(sid) or "UTC", tuple(sorted(revs[sid]))))
+                for sid in subject_ids}
+
+    def _built(self, session: Session, subject_id: uuid.UUID, key: tuple) -> Versioned | RulesUnusable:
+        tz, revs = key
         with self._lock:
             hit = self._cache.get(subject_id)
         if hit is None or hit[0] != key:
@@ -80,6 +95,4 @@ class RuleCache:
             hit = (key, built)
             with self._lock:
                 self._cache[subject_id] = hit
-        if isinstance(hit[1], RulesUnusable):
-            raise RulesUnusable(subject_id, hit[1].version, hit[1].cause)
         return hit[1]
