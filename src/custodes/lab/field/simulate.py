@@ -149,7 +149,8 @@ class CheckIns:
 def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
         password: str, data: Path, json_path: Path | None, mqtt_host: str = "127.0.0.1", mqtt_port: int = 1883,
         rates: planning.Rates | None = None, settle_s: float | None = None, console: Console | None = None,
-        share_with: tuple[str, ...] = (), policy: dict | None = None, db_url: str | None = None) -> dict:
+        share_with: tuple[str, ...] = (), policy: dict | None = None, db_url: str | None = None,
+        setup_allowance_s: float = SETUP_REAL_S_PER_SUBJECT) -> dict:
     console = console or Console(stderr=True)
     rates = rates or planning.Rates()
     platform = Platform(url, username, password)
@@ -165,7 +166,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     # The simulated day starts once everyone is enrolled: enrolment takes real seconds, which are
     # simulated hours at high speeds, and a day begun before it would open with hours of buffered
     # fixes in every first upload (and a throughput figure measured on that burst).
-    start = clock.now() + timedelta(seconds=subjects * SETUP_REAL_S_PER_SUBJECT * speed)
+    start = clock.now() + timedelta(seconds=subjects * setup_allowance_s * speed)
     plans = [planning.build(people[i % len(people)], start, hours, np.random.default_rng([seed, i]), rates)
              for i in range(subjects)]
     devices: list[SimDevice] = []
@@ -179,7 +180,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
         setup_real_s = time.monotonic() - t_real0
         if clock.now() < start:
             clock.sleep_sim((start - clock.now()).total_seconds())
-        else:  # enrolment overran its allowance: the first uploads carry the fixes buffered since
+        elif setup_allowance_s:  # enrolment overran its allowance: the first uploads carry the fixes buffered since
             console.print(f"[yellow]enrolment took {setup_real_s:.0f} s, longer than allowed; the first uploads "
                           f"carry {(clock.now() - start).total_seconds() / 60:.0f} simulated minutes of buffered fixes[/]")
         checkins = CheckIns(platform, faces, rates, np.random.default_rng([seed, 10**6]))
