@@ -27,11 +27,17 @@ class AcceleratedClock:
 
     live = True
 
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
+    def __init__(self, speed: float, start: datetime | None = None, origin: datetime | None = None) -> None:
+        """`origin`: the real instant at which simulated time equalled real time. Processes given the
+        same speed and origin (the API and each `custodes worker`) read the same simulated time;
+        without it, simulated time starts at `start` (default: now) when the clock is made."""
         if not speed > 0:
             raise ValueError("speed must be positive")
         self.speed = float(speed)
         self._origin_real = time.monotonic()
+        if origin is not None:
+            origin = origin.astimezone(UTC)
+            start = origin + (datetime.now(UTC) - origin) * self.speed
         self._origin = (start or datetime.now(UTC)).astimezone(UTC)
 
     def now(self) -> datetime:

@@ -80,3 +80,16 @@ def test_the_device_sends_every_minute_every_15_s_in_violation_and_buffers_gaps(
     assert (gaps == 15).sum() > 100  # the breach is sampled every 15 s
     assert d.late_uploads >= 1 and len(fixes) == len(set(fixes))  # the gap went up late, nothing twice
     assert all(0 <= f["accuracy_m"] <= 900 for f in sent if f["kind"] == "fix")
+
+
+def test_a_visit_is_one_planted_entry_until_the_person_is_clearly_out_again():
+    """Seen on PostgreSQL (200 people, 8 h): a trail wandering between 50 and 100 m inside a zone
+    planted an entry per dip (9 for one person) where the platform raised 3 visits."""
+    t = np.arange(0, 3600, planning.STEP_S)
+    depth = np.full(len(t), -200.0)  # metres inside the zone's edge (negative: outside)
+    depth[20:120] = np.where(np.arange(100) % 20 < 10, 100.0, 50.0)  # in and out of "60 m inside", 5 min each
+    depth[160:200] = 100.0  # clearly out for ten minutes in between, then a second visit
+    inside, clear = depth > 60, depth < -60
+    visits = planning._visits(t, inside, clear, min_s=120)
+    assert visits == [t[20], t[160]]
+    assert len(planning._runs(inside, 120)) == 6  # run by run, as the ground truth counted before

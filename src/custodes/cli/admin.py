@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -27,15 +28,27 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def serve(*, host: str, port: int, home: Path | None, speed: float = 1.0) -> None:
+def simulated_clock(speed: float, origin: datetime | None, who: str) -> AcceleratedClock | None:
+    """The accelerated clock of a field simulation, and the line that lets other processes share it."""
+    if speed == 1.0:
+        if origin is not None:
+            fail("--clock-origin needs --speed")
+        return None
+    origin = origin or datetime.now(UTC)
+    clock = AcceleratedClock(speed, origin=origin)
+    console.print(f"{who}: simulated time {speed:g}x real time, now {clock.now():%Y-%m-%d %H:%M} UTC; "
+                  f"share it with --speed {speed:g} --clock-origin {origin.isoformat(timespec='microseconds')}",
+                  soft_wrap=True, highlight=False)
+    return clock
+
+
+def serve(*, host: str, port: int, home: Path | None, speed: float = 1.0, origin: datetime | None = None) -> None:
     from custodes.app import create_app
     from custodes.edge import server
 
     settings = Settings.from_env(home=home)
     migrate.upgrade(settings.database_url)
-    clock = AcceleratedClock(speed) if speed != 1.0 else None
-    if clock is not None:
-        console.print(f"simulated time: {speed:g}x real time from {clock.now():%Y-%m-%d %H:%M} UTC")
+    clock = simulated_clock(speed, origin, "serve")
     server.run(create_app(bootstrap(settings, clock)), host=host, port=port, log_level="info")
 
 
@@ -129,7 +142,7 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def worker(*, name: str | None, home: Path | None) -> None:
+def worker(*, name: str | None, home: Path | None, speed: float = 1.0, origin: datetime | None = None) -> None:
     import logging
 
     from custodes.runner import fault_point, run_worker
@@ -137,4 +150,5 @@ def worker(*, name: str | None, home: Path | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # The crash tests' fault hook, injected here at the entrypoint only (never read by the runner).
     spec = os.environ.get("CUSTODES_FAULT_AT")
-    run_worker(bootstrap(Settings.from_env(home=home)), name, fault=fault_point(spec) if spec else None)
+    clock = simulated_clock(speed, origin, "worker")
+    run_worker(bootstrap(Settings.from_env(home=home), clock), name, fault=fault_point(spec) if spec else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -61,15 +62,20 @@ bench_app.command("trail-storage")(bench_trail_storage)
 bench_app.command("partitions")(bench_partitions)
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default $CUSTODES_HOME or ./var)")]
+ClockOrigin = Annotated[datetime | None, typer.Option(
+    formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"],
+    help="with --speed: the real instant (ISO, with offset) simulated time started at; give the API and "
+         "every worker the same one so that they read the same simulated time (default: now)")]
 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, home: Home = None,
           speed: Annotated[float, typer.Option(min=0.001, max=3600,
                                                help="run on simulated time, this many times real time "
-                                                    "(demos and field simulations only)")] = 1.0) -> None:
+                                                    "(demos and field simulations only)")] = 1.0,
+          clock_origin: ClockOrigin = None) -> None:
     """Run the API with the in-process pipeline, scheduled checks and notifications."""
-    admin.serve(host=host, port=port, home=home, speed=speed)
+    admin.serve(host=host, port=port, home=home, speed=speed, origin=clock_origin)
 
 
 @app.command()
@@ -133,9 +139,12 @@ def worker(
         help="MQTT client id: distinct for each worker running side by side, the same across restarts "
              "(the broker redelivers what a crashed worker had not acknowledged)")] = None,
     home: Home = None,
+    speed: Annotated[float, typer.Option(min=0.001, max=3600,
+                                         help="simulated time, as the API's `serve --speed` (field simulations)")] = 1.0,
+    clock_origin: ClockOrigin = None,
 ) -> None:
     """Run the pipeline: MQTT shared subscription, per-device processing, ticks and alert notifications."""
-    admin.worker(name=name, home=home)
+    admin.worker(name=name, home=home, speed=speed, origin=clock_origin)
 
 
 if __name__ == "__main__":  # python -m custodes.cli.main, as well as the custodes script

@@ -91,6 +91,10 @@ def simulate_command(
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the summary as JSON here")] = None,
+    db_url: Annotated[str | None, typer.Option(help="the platform's database, read only: messages and fixes "
+                                                    "processed per second, upload→processed latency")] = None,
+    settle: Annotated[float | None, typer.Option(min=0, help="real seconds to wait after the window for the "
+                                                             "platform's ticks and sweep (default: enough for both)")] = None,
 ) -> None:
     """Run a population of devices replaying real GeoLife trails against a running platform; print
     what was sent, what was raised, and planted against raised alerts by kind."""
@@ -108,7 +112,8 @@ def simulate_command(
         raise typer.Exit(2)
     try:
         run(url=url, subjects=subjects, hours=hours, speed=speed, via=via, seed=seed, username=username,
-            password=password, data=data_root(), json_path=json_path, mqtt_host=mqtt_host, mqtt_port=mqtt_port)
+            password=password, data=data_root(), json_path=json_path, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            db_url=db_url, settle_s=settle)
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

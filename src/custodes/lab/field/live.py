@@ -44,7 +44,8 @@ def start(*, url: str, people: int, hours: float, speed: float, username: str, p
             console.print(f"simulating {people} people for {hours:g} h at {speed:g}x real time")
             simulate(url=url, subjects=people, hours=hours, speed=speed, via="http", seed=int(time.time()),
                      username=username, password=password, data=data, json_path=None, rates=DEMO_RATES,
-                     settle_s=0, console=console, share_with=share, policy=DEMO_POLICY)
+                     settle_s=0, console=console, share_with=share, policy=DEMO_POLICY,
+                     setup_allowance_s=0)  # movement at once: the first uploads carry what was buffered
         except (PlatformError, httpx.HTTPError) as exc:  # the server goes on; the newcomer is told why
             console.print(f"[red]the simulated population stopped:[/red] {exc}")
 

@@ -139,11 +139,16 @@ def build(person: Person, start: datetime, hours: float, rng: np.random.Generato
     local_h = local_hours(t, person.tz)
     at_curfew = (local_h >= CURFEW_START_H) | (local_h < (CURFEW_START_H + CURFEW_HOURS) % 24)
     away = dist_home > HOME_RADIUS_M + 100
-    in_excl = metres(exclusion[0], exclusion[1], lat, lon) < EXCLUSION_RADIUS_M - 60
+    dist_excl = metres(exclusion[0], exclusion[1], lat, lon)
+    in_excl = dist_excl < EXCLUSION_RADIUS_M - 60
     plan.violating = (away & at_curfew) | in_excl
-    # Home is the curfew address: leaving it by day is allowed, so only the curfew judges it.
-    plan.expected += [("exclusion_zone_entered", float(x)) for x in _onsets(t, in_excl, min_s=120)]
-    plan.expected += [("curfew_breach_started", float(x)) for x in _onsets(t, away & at_curfew, min_s=120)]
+    # Home is the curfew address: leaving it by day is allowed, so only the curfew judges it. A visit
+    # ends only once the person is clearly back out (or home, or the curfew is over) for two minutes:
+    # a trail wandering 60 m inside the zone and back is one visit, not several.
+    plan.expected += [("exclusion_zone_entered", float(x))
+                      for x in _visits(t, in_excl, dist_excl > EXCLUSION_RADIUS_M + 60, min_s=120)]
+    plan.expected += [("curfew_breach_started", float(x))
+                      for x in _visits(t, away & at_curfew, (dist_home < HOME_RADIUS_M - 50) | ~at_curfew, min_s=120)]
     _plant_device(plan, rng, rates, ~out)
     return plan
 
@@ -156,11 +161,23 @@ def local_hours(t: np.ndarray, tz: str) -> np.ndarray:
     return ((t + off) % 86400) // 3600
 
 
-def _onsets(t: np.ndarray, flag: np.ndarray, min_s: float = 60.0) -> list[float]:
-    """Start times of the runs of `flag` that last at least min_s."""
+def _runs(flag: np.ndarray, min_s: float) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the runs of `flag` that last at least min_s."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], flag.astype(np.int8), [0]])))
-    starts, ends = edges[::2], edges[1::2]
-    return [t[s] for s, e in zip(starts, ends, strict=True) if (e - s) * STEP_S >= min_s]
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True) if (e - s) * STEP_S >= min_s]
+
+
+def _visits(t: np.ndarray, inside: np.ndarray, clear: np.ndarray, min_s: float) -> list[float]:
+    """Start times of visits: a run of `inside` of at least min_s begins one, unless the last visit
+    has not ended yet; a visit ends with the first run of `clear` of at least min_s after it."""
+    exits = _runs(clear, min_s)
+    out, ended_at = [], -1
+    for s, _ in _runs(inside, min_s):
+        if s < ended_at:
+            continue
+        out.append(float(t[s]))
+        ended_at = next((e0 for e0, _ in exits if e0 > s), len(t))
+    return out
 
 
 def _plant_device(plan: Plan, rng: np.random.Generator, rates: Rates, at_home: np.ndarray) -> None:

@@ -15,25 +15,32 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from custodes.lab.device_client import DeviceClient, encode
 from custodes.lab.field import plan as planning
 from custodes.lab.field.device import SimDevice
 from custodes.lab.field.faces import FaceBank, jpeg
 from custodes.lab.field.platform import MqttSender, Platform, PlatformError, SimClock
+from custodes.lab.field.summary import TICK_REAL_S, compare, print_summary
+from custodes.lab.field.throughput import Sends, measure, processed_times
 from custodes.lab.field.trails import load_people
 
 CHECK_IN_POLICY = {"kind": "check_in_policy", "prompts_per_day": 3, "waking_start": "08:00", "waking_end": "21:00",
                    "quiet_hours": [], "response_minutes": 15}
-TICK_REAL_S = 30.0  # the platform's scheduled-check period (runner default), in real seconds
+SETUP_THREADS = 4
+SETUP_REAL_S_PER_SUBJECT = 1.0  # enrolment allowance per person (measured: 0.85 s at load average 4-5)
 
 
 def setup(platform: Platform, devices_out: list[SimDevice], plans, start: datetime, hours: float,
           faces: FaceBank, rng: np.random.Generator, progress: Progress, share_with: tuple[str, ...] = (),
           policy: dict | None = None) -> None:
     task = progress.add_task("enrolling", total=len(plans))
-    for i, plan in enumerate(plans):
+    # Each person's draws come from a seed taken in order, so parallel enrolment plants the same day.
+    seeds = [int(x) for x in rng.integers(2**32, size=len(plans))]
+    made: dict[int, SimDevice] = {}
+
+    def enrol(i: int) -> None:
+        plan, rng = plans[i], np.random.default_rng(seeds[i])
         p = plan.person
         watch = bool(faces) and i % 2 == 0
         subject = platform.must("POST", "/v1/subjects", json={
@@ -65,10 +72,15 @@ def setup(platform: Platform, devices_out: list[SimDevice], plans, start: dateti
         platform.must("POST", f"/v1/devices/{device['id']}/assignments", json={
             "subject_id": subject["id"], "starts_at": (start - timedelta(hours=1)).isoformat()})
         identity, enrolled = enrol_face(platform, subject["id"], faces, i) if watch else (None, [])
-        devices_out.append(SimDevice(plan, device["id"], device["secret"], "smartwatch" if watch else "ankle_tag",
+        made[i] = (SimDevice(plan, device["id"], device["secret"], "smartwatch" if watch else "ankle_tag",
                                      float(rng.uniform(60, 300)), np.random.default_rng(rng.integers(2**32)),
                                      subject_id=subject["id"], identity=identity, enrolled=enrolled))
         progress.advance(task)
+
+    # Enrolment is round trips, mostly waiting on the server: a few at a time (0.85 s a person alone).
+    with ThreadPoolExecutor(max_workers=SETUP_THREADS) as pool:
+        list(pool.map(enrol, range(len(plans))))
+    devices_out += [made[i] for i in range(len(plans))]
 
 
 def enrol_face(platform: Platform, subject_id: str, faces: FaceBank, i: int) -> tuple[int, list[Path]]:
@@ -101,6 +113,7 @@ class CheckIns:
         self.answers: Counter[str] = Counter()
         self.decisions: Counter[tuple[str, str]] = Counter()
         self.expected_missed: list[tuple[str, float]] = []  # (subject id, deadline)
+        self.outcomes: dict[str, str] = {}  # prompt id → "how:outcome" of the answer sent
         self._n = 0
 
     def poll(self, d: SimDevice, now: datetime) -> None:
@@ -139,13 +152,16 @@ class CheckIns:
         r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,
                                       [("photo", photos[0]), ("frames", photos[1])])
         body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
-        self.decisions[(how, str(body.get("outcome") or r.status_code))] += 1
+        outcome = str(body.get("outcome") or r.status_code)
+        self.decisions[(how, outcome)] += 1
+        self.outcomes[prompt["prompt_id"]] = f"{how}: {outcome}"
 
 
 def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
         password: str, data: Path, json_path: Path | None, mqtt_host: str = "127.0.0.1", mqtt_port: int = 1883,
         rates: planning.Rates | None = None, settle_s: float | None = None, console: Console | None = None,
-        share_with: tuple[str, ...] = (), policy: dict | None = None) -> dict:
+        share_with: tuple[str, ...] = (), policy: dict | None = None, db_url: str | None = None,
+        setup_allowance_s: float = SETUP_REAL_S_PER_SUBJECT) -> dict:
     console = console or Console(stderr=True)
     rates = rates or planning.Rates()
     platform = Platform(url, username, password)
@@ -158,17 +174,26 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
     rng = np.random.default_rng(seed)
     people = load_people(data, max(subjects, 1), rng)
     faces = FaceBank(data)
-    start = clock.now()
+    # The simulated day starts once everyone is enrolled: enrolment takes real seconds, which are
+    # simulated hours at high speeds, and a day begun before it would open with hours of buffered
+    # fixes in every first upload (and a throughput figure measured on that burst).
+    start = clock.now() + timedelta(seconds=subjects * setup_allowance_s * speed)
     plans = [planning.build(people[i % len(people)], start, hours, np.random.default_rng([seed, i]), rates)
              for i in range(subjects)]
     devices: list[SimDevice] = []
     sender = MqttSender(mqtt_host, mqtt_port) if via == "mqtt" else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     sent = Counter()
+    sends = Sends()
     t_real0 = time.monotonic()
     with Progress(*columns, console=console) as progress:
         setup(platform, devices, plans, start, hours, faces, rng, progress, share_with, policy)
-        # The simulation starts now: fixes from before enrolment finished are sent in the first uploads.
+        setup_real_s = time.monotonic() - t_real0
+        if clock.now() < start:
+            clock.sleep_sim((start - clock.now()).total_seconds())
+        elif setup_allowance_s:  # enrolment overran its allowance: the first uploads carry the fixes buffered since
+            console.print(f"[yellow]enrolment took {setup_real_s:.0f} s, longer than allowed; the first uploads "
+                          f"carry {(clock.now() - start).total_seconds() / 60:.0f} simulated minutes of buffered fixes[/]")
         checkins = CheckIns(platform, faces, rates, np.random.default_rng([seed, 10**6]))
         end = start.timestamp() + hours * 3600
         task = progress.add_task(f"simulating {hours:g} h at {speed:g}x", total=int(hours * 3600))
@@ -178,16 +203,22 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
             if items is not None:
                 d.seq += 1
                 body = encode(d.seq, items)
+                n_fixes = sum(1 for it in items if it["kind"] == "fix")
                 try:
-                    if sender is not None:
-                        sender.upload(DeviceClient(d.device_id, d.secret), body, clock.now())
+                    t_sent = clock.now()
+                    if sender is not None:  # returns at the broker's PUBACK: accepted
+                        sender.upload(DeviceClient(d.device_id, d.secret), body, t_sent)
+                        ok = True
                     else:
-                        r = platform.upload(DeviceClient(d.device_id, d.secret), body, clock.now())
-                        if r.status_code != 202:
+                        r = platform.upload(DeviceClient(d.device_id, d.secret), body, t_sent)
+                        ok = r.status_code == 202
+                        if not ok:
                             d.errors += 1
                             sent[f"upload {r.status_code}"] += 1
+                    if ok:
+                        sends.add(d.device_id, d.seq, t_sent.timestamp(), clock.now().timestamp(), n_fixes)
                     d.uploads += 1
-                    d.sent_fixes += sum(1 for it in items if it["kind"] == "fix")
+                    d.sent_fixes += n_fixes
                 except Exception as exc:  # counted, the run goes on
                     d.errors += 1
                     sent[f"upload error {type(exc).__name__}"] += 1
@@ -197,6 +228,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
                 except Exception:
                     sent["prompt poll error"] += 1
 
+        loads, next_load = [os.getloadavg()[0]], 0.0
         with ThreadPoolExecutor(max_workers=min(32, max(4, subjects // 20))) as pool:
             while (now := clock.now()).timestamp() < end:
                 due = [d for d in devices if d.due(now.timestamp())]
@@ -204,6 +236,9 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
                 for how, d, prompt in checkins.due(now.timestamp()):
                     pool.submit(checkins.answer, how, d, prompt, clock.now())
                 progress.update(task, completed=min(int(now.timestamp() - start.timestamp()), int(hours * 3600)))
+                if time.monotonic() >= next_load:  # the machine is shared: the load goes with every figure
+                    loads.append(os.getloadavg()[0])
+                    next_load = time.monotonic() + 10
                 time.sleep(0.05)
             for d in devices:  # the last buffered fixes
                 d.next_upload = 0
@@ -216,104 +251,26 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
         time.sleep(settle)
     if sender is not None:
         sender.close()
-    result = compare(platform, devices, checkins, speed, start.timestamp(), end)
+    result = compare(platform, devices, checkins, speed, end)
+    if db_url:
+        result["throughput"] = measure(sends, processed_times(db_url, [d.device_id for d in devices]), speed)
     result.update({"platform": url, "via": via, "subjects": subjects, "hours": hours, "speed": speed, "seed": seed,
                    "trails": "synthetic" if people[0].synthetic else "geolife", "real_seconds": round(time.monotonic() - t_real0, 1),
+                   "setup_real_seconds": round(setup_real_s, 1),
+                   # When the platform accepts uploads slower than the devices offer them, the loop
+                   # falls behind and each device uploads less often, with more fixes each time.
+                   "upload_interval_s": {"planned_mean": round(float(np.mean([d.upload_every_s for d in devices])), 1),
+                                         "achieved_mean": round(hours * 3600 * len(devices) /
+                                                                max(1, sum(d.uploads for d in devices)), 1)},
                    "sent": {"fixes": sum(d.sent_fixes for d in devices), "uploads": sum(d.uploads for d in devices),
                             "late_uploads": sum(d.late_uploads for d in devices),
                             "upload_errors": sum(d.errors for d in devices), **dict(sent)},
                    "check_ins": {"answers": dict(checkins.answers),
                                  "decisions": {f"{a}:{b}": n for (a, b), n in checkins.decisions.items()}},
-                   "load_average_1m": round(os.getloadavg()[0], 2)})
+                   "load_average_1m": {"start": round(loads[0], 2), "max": round(max(loads), 2),
+                                       "mean": round(sum(loads) / len(loads), 2), "end": round(os.getloadavg()[0], 2)}})
     print_summary(console, result)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2, default=str))
     return result
-
-
-def compare(platform: Platform, devices: list[SimDevice], checkins: CheckIns, speed: float,
-            t_start: float, t_end: float) -> dict:
-    """Planted (the simulator's own ground truth) against raised, matched by subject, kind and time."""
-    tol = max(1200.0, 3 * TICK_REAL_S * speed)
-    missed_by_subject: dict[str, list[float]] = {}
-    for sid, deadline in checkins.expected_missed:
-        missed_by_subject.setdefault(sid, []).append(deadline)
-    rows: dict[str, Counter] = {}
-    missed, extra = [], []
-    after_end: Counter[str] = Counter()
-    for d in devices:
-        raised = [a for a in platform.alerts(d.subject_id)]
-        expected = list(d.plan.expected) + [("check_in_missed", x) for x in missed_by_subject.get(d.subject_id, [])]
-        used = set()
-        for kind, t in expected:
-            if t > t_end:
-                continue
-            row = rows.setdefault(kind, Counter())
-            row["planted"] += 1
-            hit = next((k for k, a in enumerate(raised) if k not in used and a["kind"] == kind and
-                        abs(_at(a) - t) <= tol), None)
-            if hit is None:
-                row["missed"] += 1
-                missed.append({"subject_id": d.subject_id, "kind": kind, "at": _iso(t)})
-            else:
-                used.add(hit)
-                row["raised"] += 1
-        for k, a in enumerate(raised):
-            if k in used:
-                continue
-            if _at(a) > t_end:  # after the last upload every device falls silent: not part of the day
-                after_end[a["kind"]] += 1
-                continue
-            rows.setdefault(a["kind"], Counter())["extra"] += 1
-            extra.append({"subject_id": d.subject_id, "kind": a["kind"], "at": a["occurred_at"],
-                          "reason": reason(d, a)})
-    return {"by_kind": {k: {"planted": v["planted"], "raised": v["raised"], "missed": v["missed"],
-                            "extra": v["extra"]} for k, v in sorted(rows.items())},
-            "missed": missed, "extra": extra, "after_end": dict(after_end), "match_tolerance_s": tol}
-
-
-def reason(d: SimDevice, alert: dict) -> str:
-    """Why an alert nobody planted was raised, as far as the simulator can tell from what it did."""
-    t = _at(alert)
-    near = lambda spans: any(a - 1800 <= t <= b + 1800 for a, b in spans)  # noqa: E731
-    kind = alert["kind"]
-    if kind == "curfew_no_fix":
-        return ("no fix at a curfew start: the device was switched off or out of coverage" if near(d.plan.silent + d.plan.gaps)
-                else "no fix at a curfew start within the platform's window (upload cadence)")
-    if kind == "implausible_movement":
-        return "a jump in the replayed GeoLife recording, or a cell fix far from the last GPS fix"
-    if kind in ("inclusion_zone_exited", "curfew_breach_started"):
-        return "a cell-only fix (300-900 m accuracy) at home" if near(d.cell_only) else "GPS noise at the home boundary"
-    if kind == "check_in_missed" and t < d.plan.t[0]:
-        return "a prompt the platform drew for a time before this person was enrolled"
-    if kind == "device_silent":
-        return "an upload delayed by the simulator's own load" if not near(d.plan.silent) else "switched off (planted)"
-    return "not planted by the simulator"
-
-
-def _at(alert: dict) -> float:
-    return datetime.fromisoformat(alert["occurred_at"].replace("Z", "+00:00")).timestamp()
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat()
-
-
-def print_summary(console: Console, result: dict) -> None:
-    s = result["sent"]
-    console.print(f"sent {s['fixes']:,} fixes in {s['uploads']:,} uploads ({s['late_uploads']:,} late, "
-                  f"{s['upload_errors']:,} errors) over {result['via']} in {result['real_seconds']} s; "
-                  f"check-in answers {result['check_ins']['answers']}")
-    table = Table(title="planted (simulator's ground truth) vs raised by the platform")
-    for col in ("alert kind", "planted", "raised", "missed", "extra"):
-        table.add_column(col, justify="right" if col != "alert kind" else "left")
-    for kind, v in result["by_kind"].items():
-        table.add_row(kind, *(str(v[c]) for c in ("planted", "raised", "missed", "extra")))
-    console.print(table)
-    if result["after_end"]:
-        console.print(f"after the simulated window (devices stop sending; not compared): {result['after_end']}")
-    for row in result["extra"][:20]:
-        console.print(f"  extra {row['kind']} at {row['at']}: {row['reason']}")
-    if len(result["extra"]) > 20:
-        console.print(f"  ... {len(result['extra']) - 20} more extra alerts in the JSON")

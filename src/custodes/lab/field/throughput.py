@@ -1,0 +1,97 @@
+"""What the platform made of the simulator's traffic: messages and fixes accepted (HTTP 202 or MQTT
+PUBACK) against processed by the pipeline, per real second, and upload→processed latency.
+
+Processed times are the platform's `telemetry_batches.processed_at`, read from its database when
+`--db-url` is given (read only). They are on the platform's simulated clock, as are the simulator's
+send times (both follow the same `/healthz` reading), so a latency is the simulated difference
+divided by the speed: real seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+
+# The sending phase's first and last tenth are left out of the sustained rates: the first uploads
+# carry the fixes buffered while people were being enrolled, and the last ones race the end.
+EDGE_SHARE = 0.1
+
+
+@dataclass
+class Sends:
+    """(device id, seq) → (sent at, acknowledged at, fixes): simulated epoch seconds."""
+
+    rows: dict[tuple[str, int], tuple[float, float, int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, device_id: str, seq: int, sent: float, acked: float, fixes: int) -> None:
+        with self.lock:
+            self.rows[(device_id, seq)] = (sent, acked, fixes)
+
+
+def processed_times(db_url: str, device_ids: list[str]) -> dict[tuple[str, int], float]:
+    """(device id, seq) → processed_at (simulated epoch s) for the simulator's own devices."""
+    engine = sa.create_engine(db_url)
+    out: dict[tuple[str, int], float] = {}
+    try:
+        with engine.connect() as conn:
+            for k in range(0, len(device_ids), 500):
+                chunk = [uuid.UUID(d) for d in device_ids[k:k + 500]]
+                rows = conn.execute(sa.text(
+                    "SELECT device_id, seq, processed_at FROM telemetry_batches "
+                    "WHERE device_id = ANY(:ids) AND processed_at IS NOT NULL"), {"ids": chunk})
+                for device_id, seq, at in rows:
+                    out[(str(device_id), int(seq))] = at.timestamp()
+    finally:
+        engine.dispose()
+    return out
+
+
+def measure(sends: Sends, processed: dict[tuple[str, int], float], speed: float) -> dict:
+    """Accepted and processed rates over the sending phase (its middle 80 %), latency, and backlog."""
+    if not sends.rows:
+        return {"uploads_accepted": 0}
+    keys = list(sends.rows)
+    sent = np.array([sends.rows[k][0] for k in keys])
+    acked = np.array([sends.rows[k][1] for k in keys])
+    fixes = np.array([sends.rows[k][2] for k in keys])
+    done = np.array([processed.get(k, np.nan) for k in keys])
+    first, last = float(sent.min()), float(acked.max())
+    lo, hi = first + EDGE_SHARE * (last - first), last - EDGE_SHARE * (last - first)
+    window_real = (hi - lo) / speed
+    in_acc = (acked >= lo) & (acked < hi)
+    in_done = (done >= lo) & (done < hi)  # NaN compares False: unprocessed batches count nowhere
+    lat = (done - sent)[~np.isnan(done)] / speed
+    pct = (lambda a, q: round(float(np.percentile(a, q)), 3) if len(a) else None)
+    per_s = (lambda n: round(float(n) / window_real, 1) if window_real > 0 else None)
+    return {
+        "uploads_accepted": len(keys), "uploads_processed": int((~np.isnan(done)).sum()),
+        "uploads_not_processed": int(np.isnan(done).sum()),
+        "fixes_accepted": int(fixes.sum()), "fixes_processed": int(fixes[~np.isnan(done)].sum()),
+        "sustained_window_real_s": round(window_real, 1),
+        "messages_per_s": {"accepted": per_s(in_acc.sum()), "processed": per_s(in_done.sum())},
+        "fixes_per_s": {"accepted": per_s(fixes[in_acc].sum()), "processed": per_s(fixes[in_done].sum())},
+        "latency_upload_to_accepted_s": {"p50": pct((acked - sent) / speed, 50), "p99": pct((acked - sent) / speed, 99)},
+        "latency_upload_to_processed_s": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
+                                          "max": pct(lat, 100)},
+        # Accepted but not yet processed when the last upload was acknowledged: a growing backlog
+        # means the offered load is above what the platform sustains.
+        "backlog_at_last_upload": int(((done > last) | np.isnan(done)).sum()),
+        "drained_real_s_after_last_upload": (round((float(np.nanmax(done)) - last) / speed, 1)
+                                             if (~np.isnan(done)).any() else None),
+    }
+
+
+def describe(m: dict) -> str:
+    if not m.get("uploads_accepted"):
+        return "no uploads accepted"
+    lat = m["latency_upload_to_processed_s"]
+    return (f"platform: {m['messages_per_s']['processed']} messages/s and {m['fixes_per_s']['processed']} fixes/s "
+            f"processed against {m['messages_per_s']['accepted']} and {m['fixes_per_s']['accepted']} accepted "
+            f"(middle {m['sustained_window_real_s']} s); {m['uploads_processed']:,} of {m['uploads_accepted']:,} "
+            f"uploads processed; upload→processed p50 {lat['p50']} s, p99 {lat['p99']} s, max {lat['max']} s; "
+            f"backlog at the last upload {m['backlog_at_last_upload']:,}")
