@@ -169,7 +169,7 @@ class Pipeline:
                     trail.append(s, subject_id=subject_id, device_id=device_id, batch_seq=b.seq, cols=mine,
                                  packed=b.fixes if whole else None)
                     self._crash_hook("trail")
-                    row, state = states.get(subject_id) or load_state(s, subject_id)
+                    row, state = states.get(subject_id) or load_state(s, subject_id, now)
                     rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
                                                                             self.rules.versioned(s, subject_id))
                     in_turn = turn_statuses.setdefault(subject_id, [])

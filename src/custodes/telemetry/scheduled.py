@@ -20,7 +20,7 @@ from custodes.rules import SubjectState, evaluate_tick
 from custodes.telemetry import alerting, quarantine
 from custodes.telemetry.models import MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable
-from custodes.telemetry.turn import ACTOR, Turn, save_state
+from custodes.telemetry.turn import ACTOR, Turn, ensure_states, save_state
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,10 @@ def _chunk(container: Container, rules: RuleCache, now, after: uuid.UUID | None,
         if not worn:
             return turn, None
         ids = [sid for sid, _ in worn]
+        ensure_states(s, ids, now)  # two ticks (or a tick and a turn) then lock one row, not insert two
         rows = {r.subject_id: r for r in s.scalars(select(MonitorState).where(MonitorState.subject_id.in_(ids))
                                                    .with_for_update(skip_locked=True))}
-        held = set(s.scalars(select(MonitorState.subject_id).where(MonitorState.subject_id.in_(ids)))) - set(rows)
+        held = set(ids) - set(rows)
         versions = rules.versioned_many(s, ids)
         for subject_id, device_id in worn:
             if subject_id in held:

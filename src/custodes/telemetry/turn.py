@@ -94,7 +94,7 @@ def process_many(container: Container, rules: RuleCache, device_ids: list[uuid.U
                 later.append(owner[sid])
                 del batches[owner[sid]]
         subjects = sorted(sid for sid, d in owner.items() if d in batches)
-        states = _lock_states(s, subjects)
+        states = _lock_states(s, subjects, now)
         near, beacons = proximity.context(uow, subjects) if subjects else ({}, None)
         current = {sid: st for sid, (_, st) in states.items()}
         seen: set[str] = set()  # alerts raised in this turn (not flushed yet)
@@ -190,15 +190,26 @@ def _split(b: TelemetryBatch, spans) -> list[tuple[uuid.UUID, FixColumns, bytes 
     return out
 
 
-def _lock_states(s: Session, subjects: list[uuid.UUID]) -> dict[uuid.UUID, tuple[MonitorState | None, SubjectState]]:
+def ensure_states(s: Session, subjects: list[uuid.UUID], now: datetime) -> None:
+    """A rule-state row for each subject, so that two writers (one worker's turn, another's tick)
+    both lock the one row rather than both insert one and one of them fail at its commit."""
+    if subjects:
+        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        s.execute(ins(MonitorState).values([dict(subject_id=sid, state=SubjectState(str(sid)).to_dict(), updated_at=now)
+                                            for sid in subjects]).on_conflict_do_nothing())
+
+
+def _lock_states(s: Session, subjects: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, tuple[MonitorState | None, SubjectState]]:
     """The subjects' rule states, locked in subject order (two workers never wait on each other in a circle)."""
+    ensure_states(s, subjects, now)
     rows = {r.subject_id: r for r in s.scalars(select(MonitorState).where(MonitorState.subject_id.in_(subjects))
                                                .order_by(MonitorState.subject_id).with_for_update())} if subjects else {}
     return {sid: (rows.get(sid), SubjectState.from_dict(rows[sid].state) if sid in rows else SubjectState(str(sid)))
             for sid in subjects}
 
 
-def load_state(s: Session, subject_id: uuid.UUID) -> tuple[MonitorState | None, SubjectState]:
+def load_state(s: Session, subject_id: uuid.UUID, now: datetime) -> tuple[MonitorState | None, SubjectState]:
+    ensure_states(s, [subject_id], now)
     row = s.scalars(select(MonitorState).where(MonitorState.subject_id == subject_id).with_for_update()).first()
     return row, SubjectState.from_dict(row.state) if row else SubjectState(subject_id=str(subject_id))
 
