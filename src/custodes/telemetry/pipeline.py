@@ -26,12 +26,12 @@ from custodes.devices.models import Assignment
 from custodes.proximity import service as proximity
 from custodes.rules import SubjectState
 from custodes.rules.batch import BatchEvaluator
-from custodes.telemetry import alerting, late, quarantine, scheduled, segment, trail
+from custodes.telemetry import alerting, late, quarantine, scheduled, trail
 from custodes.telemetry.evaluation import evaluate
 from custodes.telemetry.models import MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
-from custodes.telemetry.schemas import FixColumns
-from custodes.telemetry.turn import ACTOR, FOREVER_MS, Turn, claim_many, dt, load_state, ms, process_many, save_state
+from custodes.telemetry.turn import (ACTOR, FOREVER_MS, Turn, claim_many, dt, load_state, ms, process_many,
+                                     save_state, split)
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_S = 30.0
@@ -155,26 +155,17 @@ class Pipeline:
             frontiers: dict[uuid.UUID, SubjectState] = {}
             turn_statuses: dict[uuid.UUID, list[tuple[int, dict]]] = {}
             seen: set[str] = set()  # alerts raised in this turn (not flushed yet)
+            shares = [(sid, ms(start), ms(end) if end else FOREVER_MS) for sid, start, end in spans]
             for b in batches:
-                cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
-                statuses = list(b.statuses)
-                for subject_id, start, end in spans:
-                    lo, hi = ms(start), ms(end) if end else FOREVER_MS
-                    inside = (cols.t_ms >= lo) & (cols.t_ms < hi)
-                    whole = bool(inside.all())  # the usual case: the stored packing is the segment
-                    mine = cols if whole else cols.take(inside)
-                    my_status = [st for st in statuses if lo <= st["t_ms"] < hi]
-                    if not len(mine) and not my_status:
-                        continue
+                for subject_id, mine, packed, my_status, earliest in split(b, shares):
                     trail.append(s, subject_id=subject_id, device_id=device_id, batch_seq=b.seq, cols=mine,
-                                 packed=b.fixes if whole else None)
+                                 packed=packed)
                     self._crash_hook("trail")
                     row, state = states.get(subject_id) or load_state(s, subject_id, now)
                     rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
                                                                             self.rules.versioned(s, subject_id))
                     in_turn = turn_statuses.setdefault(subject_id, [])
                     in_turn += [(b.seq, st) for st in my_status]
-                    earliest = min(([int(mine.t_ms.min())] if len(mine) else []) + [st["t_ms"] for st in my_status])
                     if late.is_late(state, dt(earliest)):  # judged again from before its own time
                         r = late.replay(s, subject_id, rules.rules, now, dt(earliest), state, in_turn)
                         late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},

@@ -106,7 +106,7 @@ def process_many(container: Container, rules: RuleCache, device_ids: list[uuid.U
                 if k >= len(bs) or device_id in stopped:
                     continue
                 b = bs[k]
-                parts = _split(b, spans.get(device_id, ()))
+                parts = split(b, spans.get(device_id, ()))
                 if any(late.is_late(current[sid], dt(earliest)) for sid, _, _, _, earliest in parts):
                     stopped.add(device_id)  # re-judged from a checkpoint: the per-device path does that
                     later.append(device_id)
@@ -173,7 +173,7 @@ def _pending(s: Session, device_ids: list[uuid.UUID], limit: int) -> dict[uuid.U
     return {d: bs for d, bs in out.items() if bs}
 
 
-def _split(b: TelemetryBatch, spans) -> list[tuple[uuid.UUID, FixColumns, bytes | None, list[dict], int]]:
+def split(b: TelemetryBatch, spans) -> list[tuple[uuid.UUID, FixColumns, bytes | None, list[dict], int]]:
     """The batch's share for each subject wearing the device at the time of its items:
     (subject, fixes, their stored packing when it is the whole batch, statuses, earliest ms)."""
     cols = segment.unpack(b.fixes) if b.fixes else FixColumns.empty()
