@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from custodes.bounds import Instant
@@ -44,6 +44,16 @@ class Assignment(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeviceChange(Base):
+    """A device whose credentials or order start may have changed; written by triggers (migration
+    1430), read by every process's credential cache (`devices.credentials`) to know what to forget."""
+
+    __tablename__ = "device_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
 
 
 class DeviceNonce(Base):

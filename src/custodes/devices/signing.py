@@ -12,17 +12,17 @@ allowance; a replay to another API process gets the harmless duplicate answer.
 
 HMAC verification needs the secret itself, so a one-way hash of it could not verify anything. The
 secret is therefore stored sealed (AES-GCM) under the server's device key, which lives outside the
-database; the database keeps only the sealed blob and a short fingerprint for display.
+database; the database keeps only the sealed blob and a short fingerprint for display. Each process
+keeps the secrets it has unsealed in memory until the database says the device changed
+(`devices.credentials`), so an upload is authenticated without a database read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -30,20 +30,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Request
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from custodes.actor import Actor
 from custodes.access.deps import ContainerDep
 from custodes.bootstrap import Container
-from custodes.devices.models import Assignment, Device, DeviceNonce
+from custodes.devices import credentials
+from custodes.devices.credentials import Credential, seal, unseal
+from custodes.devices.models import DeviceNonce
 from custodes.edge.rates import retry_after
 from custodes.errors import Forbidden, TooManyRequests, Unauthorized
-from custodes.orders.models import Order
-from custodes.uow import UnitOfWork
+
+__all__ = ["DeviceIdentity", "SignedDevice", "authenticate", "seal", "signature", "signed_headers", "unseal", "verify"]
 
 H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE = (
     "X-Custodes-Device", "X-Custodes-Timestamp", "X-Custodes-Nonce", "X-Custodes-Signature")
@@ -56,15 +57,6 @@ def new_secret() -> str:
 
 def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
-
-
-def seal(device_key: bytes, device_id: uuid.UUID, secret: str) -> bytes:
-    nonce = os.urandom(12)
-    return nonce + AESGCM(device_key).encrypt(nonce, secret.encode(), device_id.bytes)
-
-
-def unseal(device_key: bytes, device_id: uuid.UUID, blob: bytes) -> str:
-    return AESGCM(device_key).decrypt(blob[:12], blob[12:], device_id.bytes).decode()
 
 
 def signature(secret: str, method: str, path: str, timestamp: int, nonce: str, body: bytes) -> str:
@@ -111,57 +103,26 @@ def read_signed_parts(headers: Mapping[str, str], missing: str) -> SignedParts:
     return parts
 
 
-def fixes_from_query(device_id):
-    """The order start of a device (see `DeviceIdentity.fixes_from`), as a scalar subquery; indexed
-    on assignments.device_id and orders.subject_id."""
-    return (select(func.min(Order.starts_at)).join(Assignment, Assignment.subject_id == Order.subject_id)
-            .where(Assignment.device_id == device_id, Order.status != "draft").scalar_subquery())
-
-
-class FixesFromMemo:
-    """Order starts read with a device row in the last few seconds, for the same request's ingestion
-    (the MQTT path authenticates, then ingests): no second round trip for the same fact."""
-
-    TTL_S = 10.0
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._seen: OrderedDict[uuid.UUID, tuple[float, datetime | None]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_keys = max_keys
-
-    def put(self, device_id: uuid.UUID, start: datetime | None) -> None:
-        with self._lock:
-            self._seen.pop(device_id, None)
-            self._seen[device_id] = (time.monotonic(), start)
-            while len(self._seen) > self.max_keys:
-                self._seen.popitem(last=False)
-
-    def get(self, device_id: uuid.UUID) -> tuple[bool, datetime | None]:
-        with self._lock:
-            hit = self._seen.get(device_id)
-        if hit is None or time.monotonic() - hit[0] > self.TTL_S:
-            return False, None
-        return True, hit[1]
-
-
-FIXES_FROM = FixesFromMemo()
-
-
-def authenticate(uow: UnitOfWork, device_key: bytes, parts: SignedParts, *, method: str, path: str,
-                 body: bytes) -> Device:
-    """The device whose own secret made this signature, or Unauthorized. Its order start comes in
-    the same statement (`FIXES_FROM`, and `device.fixes_from`)."""
-    row = uow.session.execute(select(Device, fixes_from_query(Device.id)).where(Device.id == parts.device_id)).first()
-    device = row[0] if row else None
-    if device is None or device.secret_sealed is None:
+def authenticate(container: Container, parts: SignedParts, *, method: str, path: str, body: bytes) -> Credential:
+    """The credential of the device whose own secret made this signature, or Unauthorized. Read from
+    the process's credential cache; a signature that fails against a remembered secret is checked once
+    more against the database (the device may hold a secret rotated since)."""
+    creds = credentials.cache(container)
+    cred = creds.get(parts.device_id)
+    if cred is not None and not _signed_by(cred, parts, method, path, body):
+        cred = creds.load(parts.device_id)
+    if cred is None or cred.secret is None:
         raise Unauthorized("unknown device or no secret issued")
-    secret = unseal(device_key, device.id, device.secret_sealed)
-    expected = signature(secret, method, path, parts.timestamp, parts.nonce, body)
-    if not hmac.compare_digest(parts.signature, expected):
+    if not _signed_by(cred, parts, method, path, body):
         raise Unauthorized("bad device signature")
-    FIXES_FROM.put(device.id, row[1])
-    device.fixes_from = row[1]  # not a column: carried to the caller with the row
-    return device
+    return cred
+
+
+def _signed_by(cred: Credential, parts: SignedParts, method: str, path: str, body: bytes) -> bool:
+    if cred.secret is None:
+        return False
+    expected = signature(cred.secret, method, path, parts.timestamp, parts.nonce, body)
+    return hmac.compare_digest(parts.signature, expected)
 
 
 class RecentNonces:
@@ -206,12 +167,12 @@ def verify(container: Container, *, method: str, path: str, headers: Mapping[str
     now = container.clock.now()
     if abs(now.timestamp() - parts.timestamp) > MAX_SKEW.total_seconds():
         raise Unauthorized("request timestamp is more than 5 minutes off the server clock")
-    with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
-        device = authenticate(uow, container.device_key, parts, method=method, path=path, body=body)
-        if idempotent:
-            if not RECENT_NONCES.first_use(device_id, nonce, now.timestamp()):
-                raise Unauthorized("nonce already used: replayed request refused")
-        else:
+    cred = authenticate(container, parts, method=method, path=path, body=body)
+    if idempotent:
+        if not RECENT_NONCES.first_use(device_id, nonce, now.timestamp()):
+            raise Unauthorized("nonce already used: replayed request refused")
+    else:
+        with container.uow(Actor(kind="device", id=str(device_id), name=None)) as uow:
             uow.session.execute(delete(DeviceNonce).where(DeviceNonce.device_id == device_id,
                                                           DeviceNonce.seen_at < now - 2 * MAX_SKEW))
             uow.session.add(DeviceNonce(id=uuid.uuid4(), device_id=device_id, nonce=nonce, seen_at=now))
@@ -219,10 +180,10 @@ def verify(container: Container, *, method: str, path: str, headers: Mapping[str
                 uow.commit()
             except IntegrityError:
                 raise Unauthorized("nonce already used: replayed request refused") from None
-        identity = DeviceIdentity(device_id=device.id, agency_id=device.agency_id,
-                                  actor=Actor(kind="device", id=str(device.id), name=device.serial,
-                                              agency_id=device.agency_id),
-                                  fixes_from=device.fixes_from)
+    identity = DeviceIdentity(device_id=cred.device_id, agency_id=cred.agency_id,
+                              actor=Actor(kind="device", id=str(cred.device_id), name=cred.serial,
+                                          agency_id=cred.agency_id),
+                              fixes_from=cred.fixes_from)
     if claimed_for is not None and claimed_for != identity.device_id:
         raise Forbidden("a device may act only for itself")
     return identity

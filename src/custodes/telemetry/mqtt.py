@@ -26,7 +26,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from custodes.actor import Actor
 from custodes.bootstrap import Container
 from custodes.devices.signing import MAX_SKEW, authenticate, read_signed_parts
 from custodes.errors import TYPE_BASE, DomainError, Forbidden, Unauthorized
@@ -80,8 +79,7 @@ def verify_message(container: Container, topic: str, headers: dict[str, str], bo
     # Older than HTTP's window on purpose: QoS 1 redelivers stored messages; storing is idempotent.
     if parts.timestamp > now + MAX_SKEW.total_seconds() or parts.timestamp < now - MQTT_MAX_AGE.total_seconds():
         raise Unauthorized("message timestamp outside the accepted window")
-    with container.uow(Actor(kind="device", id=str(parts.device_id), name=None)) as uow:
-        authenticate(uow, container.device_key, parts, method="PUBLISH", path=topic, body=body)
+    authenticate(container, parts, method="PUBLISH", path=topic, body=body)
     if device_from_topic(topic) != parts.device_id:
         raise Forbidden("a device may publish only for itself")
     return parts.device_id

@@ -12,18 +12,15 @@ into the batch insert (see `devices.signing` for why their nonces need no transa
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
 
 from custodes.actor import Actor
 from custodes.bootstrap import Container
-from custodes.devices import signing
+from custodes.devices import credentials
 from custodes.errors import Invalid
 from custodes.telemetry import intake, segment
 from custodes.telemetry.intake import IngestResult, Upload
@@ -34,30 +31,12 @@ __all__ = ["IngestResult", "UNKNOWN", "ingest", "order_start", "prepare", "submi
 UNKNOWN: datetime | None = datetime.min  # "not read with the device": look the order start up
 
 
-@dataclass
-class _Cached:
-    at: float
-    start: datetime | None = field(default=None)
-
-
-_ORDER_START: dict[uuid.UUID, _Cached] = {}
-ORDER_START_TTL_S = 10.0  # adapters (no signed device row) only; signed uploads read it with the device
-
-
 def order_start(container: Container, device_id: uuid.UUID) -> datetime | None:
     """The earliest start of an order of anyone this device has been assigned to: fixes older than
-    that have no legal basis to be kept. Read with the device row when it was just authenticated."""
-    known, start = signing.FIXES_FROM.get(device_id)
-    if known:
-        return start
-    t = time.monotonic()
-    hit = _ORDER_START.get(device_id)
-    if hit is not None and t - hit.at < ORDER_START_TTL_S:
-        return hit.start
-    with container.uow(Actor.system("ingest")) as uow:
-        start = uow.session.scalar(select(signing.fixes_from_query(device_id)))
-    _ORDER_START[device_id] = _Cached(t, start)
-    return start
+    that have no legal basis to be kept. From the process's credential cache (`devices.credentials`),
+    which the signed paths have just read."""
+    cred = credentials.cache(container).get(device_id)
+    return cred.fixes_from if cred is not None else None
 
 
 def prepare(container: Container, *, device_id: uuid.UUID, body: bytes, ndjson: bool, channel: str,
