@@ -76,7 +76,7 @@ def private_broker(**limits: int) -> Iterator[Broker]:
     try:
         b = Broker(root, **limits)
         b.start()
-    except (Missing, OSError, TimeoutError) as exc:
+    except (Missing, OSError, RuntimeError) as exc:
         shutil.rmtree(root, ignore_errors=True)
         need("a private Mosquitto could not be started", exc)
     try:

@@ -11,41 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 
+from custodes.lab.broker import BrokerMissing, Mosquitto, free_port, wait_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-MOSQUITTO = Path("/usr/sbin/mosquitto")
 PG_USER = "postgres"
 
 
 class Missing(RuntimeError):
     """A binary the fault tests need is not installed."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, up: bool, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                if up:
-                    return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout} s")
 
 
 def _as_postgres(*cmd: str | Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -134,53 +113,11 @@ class PgCluster:
         return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{dbname}"
 
 
-class Broker:
+class Broker(Mosquitto):
     """A private Mosquitto with persistence (QoS 1 messages and persistent sessions survive a restart)."""
 
     def __init__(self, root: Path, *, max_queued: int = 20000, max_inflight: int = 100) -> None:
-        if not MOSQUITTO.exists():
-            raise Missing(f"{MOSQUITTO} is missing: the fault tests need Mosquitto (apt-get install mosquitto)")
-        self.root = root
-        self.port = free_port()
-        self.conf = root / "mosquitto.conf"
-        self.log = root / "mosquitto.log"
-        store = root / "store"
-        store.mkdir(exist_ok=True)
-        shutil.chown(store, "mosquitto", "mosquitto") if _user_exists("mosquitto") else None
-        shutil.chown(root, "mosquitto", "mosquitto") if _user_exists("mosquitto") else None
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {store}/\nautosave_interval 1\nmax_queued_messages {max_queued}\n"
-            f"max_inflight_messages {max_inflight}\nlog_dest file {self.log}\nlog_type error\nlog_type warning\n")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_port(self.port, up=True)
-
-    def stop(self) -> None:
-        """A clean stop (SIGTERM): Mosquitto writes its persistence file on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-        wait_port(self.port, up=False)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
+        try:
+            super().__init__(root, persistent=True, max_queued=max_queued, max_inflight=max_inflight)
+        except BrokerMissing as exc:
+            raise Missing(f"{exc}: the fault tests need Mosquitto") from None

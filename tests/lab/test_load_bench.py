@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import tempfile
 from pathlib import Path
 
@@ -17,17 +16,12 @@ from rich.console import Console
 from custodes.bootstrap import bootstrap
 from custodes.config import Settings
 from custodes.db import migrate
+from custodes.lab.broker import free_port
 from custodes.lab.ingest_bench import spawn
 from custodes.lab.load_bench import LoadRefused, bench_database_url, check_local, run
 from custodes.telemetry.mqtt import forget_session
 
 PG_URL = os.environ.get("CUSTODES_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def platform():
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     home = Path(tempfile.mkdtemp(prefix="custodes-load-test-"))
-    port = _free_port()
+    port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CUSTODES_")},
            "CUSTODES_DATABASE_URL": url, "CUSTODES_HOME": str(home), "CUSTODES_PIPELINE": "worker",
            "CUSTODES_MQTT_GROUP": schema, "CUSTODES_DATA": os.environ.get("CUSTODES_DATA", "")}

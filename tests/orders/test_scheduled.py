@@ -32,3 +32,16 @@ def test_an_overdue_review_raises_one_alert(client, officer, new_subject, new_or
     clock.advance(timedelta(days=91))
     assert review_overdue_tick(container).raised == 1
     assert len(_overdue_alerts(client, officer("caseworker"))) == 2
+
+
+def test_a_tick_reaches_every_overdue_order_however_many(client, officer, new_subject, new_order, container, clock):
+    """An overdue order stays overdue after its alert: a pass over only the first chunk would take the
+    same orders at every tick and never reach the others."""
+    cw = officer("caseworker")
+    for _ in range(5):
+        new_order(cw, new_subject(cw)["id"])
+    clock.advance(timedelta(days=77))
+    first = review_overdue_tick(container, batch=2)
+    assert (first.overdue, first.raised) == (5, 5)
+    assert len(_overdue_alerts(client, officer("caseworker"))) == 5  # a fresh token: 77 days on
+    assert review_overdue_tick(container, batch=2).raised == 0

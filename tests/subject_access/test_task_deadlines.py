@@ -96,3 +96,17 @@ def _system():
 
 def test_the_overdue_task_alert_is_worded_in_every_language():
     assert all(TEXTS[lang].get("alert.task_overdue") for lang in LANGUAGES)
+
+
+def test_a_tick_reaches_every_overdue_task_however_many(client, officer, case, container, clock):
+    """An unanswered task stays open after its alert: a pass over only the first chunk would take the
+    same tasks at every tick and never reach the others."""
+    cw = officer("caseworker")
+    a = case(cw)
+    held = held_data(container, clock, a["subject"]["id"], a["device"]["id"])
+    _contest(client, a, "check_in", held["prompt"])
+    _contest(client, a, "alert", held["alert"])
+    clock.advance(timedelta(days=CONTEST_ANSWER_DAYS, minutes=1))
+    first = task_overdue_tick(container, batch=1)
+    assert (first.overdue, first.raised) == (2, 2)
+    assert task_overdue_tick(container, batch=1).raised == 0

@@ -3,41 +3,26 @@ missed due date (the dedupe key holds the date, so a review recorded late and mi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
-
-from custodes.actor import Actor
-from custodes.alerts import service as alerts
+from custodes.alerts import overdue
+from custodes.alerts.overdue import DeadlineAlert, Overdue
 from custodes.orders.models import Order
 
 ALERT_REVIEW_OVERDUE = "review_overdue"
-
-
-@dataclass(frozen=True)
-class OverdueReport:
-    overdue: int
-    raised: int
 
 
 def dedupe_key(order: Order) -> str:
     return f"{ALERT_REVIEW_OVERDUE}:{order.id}:{order.next_review_due.date().isoformat()}"
 
 
-def review_overdue_tick(container, batch: int = 1000) -> OverdueReport:
-    """One pass at the container clock's now; idempotent (safe from several workers and every tick)."""
-    with container.uow(Actor.system("orders.reviews")) as uow:
-        now = uow.clock.now()
-        overdue = uow.session.scalars(
-            select(Order).where(Order.status == "active", Order.next_review_due <= now)
-            .order_by(Order.next_review_due, Order.id).limit(batch)).all()
-        raised = 0
-        for order in overdue:
-            _, new = alerts.raise_alert(
-                uow=uow, subject_id=order.subject_id, kind=ALERT_REVIEW_OVERDUE, category="casework",
-                severity="medium", occurred_at=order.next_review_due, dedupe_key=dedupe_key(order),
-                evidence={"order_id": str(order.id), "review_due": order.next_review_due.isoformat(),
+def _alert(order: Order, now: datetime) -> DeadlineAlert:
+    return DeadlineAlert(ALERT_REVIEW_OVERDUE, dedupe_key(order), order.next_review_due,
+                         {"order_id": str(order.id), "review_due": order.next_review_due.isoformat(),
                           "days_overdue": (now - order.next_review_due).days})
-            raised += new
-        uow.commit()
-    return OverdueReport(overdue=len(overdue), raised=raised)
+
+
+def review_overdue_tick(container, batch: int = 1000) -> Overdue:
+    """One pass at the container clock's now over every active order past its review date."""
+    return overdue.tick(container, actor="orders.reviews", model=Order, deadline=Order.next_review_due,
+                        where=Order.status == "active", alert_for=_alert, batch=batch)
