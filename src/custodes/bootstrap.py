@@ -37,7 +37,9 @@ class Container:
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    pool = {} if settings.database_url.startswith("sqlite") else {
+        "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s, **pool)
     container = Container(
         settings=settings,
         clock=clock or SystemClock(),

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     # connection attempt to one host of a (multi-host) database URL may take before the next is tried.
     unavailable_retry_after_s: int = Field(default=5, ge=1, le=3600)
     db_connect_timeout_s: int = Field(default=3, ge=1, le=60)
+    # Connections each process keeps open to PostgreSQL. Above the pool, SQLAlchemy opens a connection
+    # per checkout and closes it on return: with the API's 40 request threads and a pool of 5 that was
+    # several new backends a second under load (seen in the 1,000-person simulation). Keep
+    # processes x (pool + overflow) under the server's max_connections.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
     tick_seconds: float = Field(default=30.0, ge=0, description="scheduled checks; 0 turns them off")
     # The live audit sample (checkins/audit_sample.py): the share of verified check-ins people re-check,
     # so that live false matches can be counted at all.
