@@ -21,8 +21,8 @@ from custodes.lab.field import plan as planning
 from custodes.lab.field.device import SimDevice
 from custodes.lab.field.faces import FaceBank, jpeg
 from custodes.lab.field.platform import MqttSender, Platform, PlatformError, SimClock
-from custodes.lab.field.summary import TICK_REAL_S, compare, print_summary
-from custodes.lab.field.throughput import Sends, measure, processed_times
+from custodes.lab.field.summary import TICK_REAL_S, by_reason, compare, print_summary
+from custodes.lab.field.throughput import Sends, measure, processed_times, silence_evidence
 from custodes.lab.field.trails import load_people
 
 CHECK_IN_POLICY = {"kind": "check_in_policy", "prompts_per_day": 3, "waking_start": "08:00", "waking_end": "21:00",
@@ -253,6 +253,8 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
         sender.close()
     result = compare(platform, devices, checkins, speed, end)
     if db_url:
+        if silence_evidence(db_url, result["extra"]):
+            result["extra_by_reason"] = by_reason(result["extra"])
         result["throughput"] = measure(sends, processed_times(db_url, [d.device_id for d in devices]), speed)
     result.update({"platform": url, "via": via, "subjects": subjects, "hours": hours, "speed": speed, "seed": seed,
                    "trails": "synthetic" if people[0].synthetic else "geolife", "real_seconds": round(time.monotonic() - t_real0, 1),

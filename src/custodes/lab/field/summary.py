@@ -55,15 +55,22 @@ def compare(platform, devices: list[SimDevice], checkins, speed: float, t_end: f
                 after_end[a["kind"]] += 1
                 continue
             rows.setdefault(a["kind"], Counter())["extra"] += 1
-            extra.append({"subject_id": d.subject_id, "kind": a["kind"], "at": a["occurred_at"],
-                          "reason": reason(d, a, checkins.outcomes)})
+            row = {"subject_id": d.subject_id, "kind": a["kind"], "at": a["occurred_at"],
+                   "reason": reason(d, a, checkins.outcomes)}
+            if a["kind"] == "device_silent":  # what `silence_evidence` needs to check it in the database
+                row.update(device_id=d.device_id, raised_at=a.get("raised_at"),
+                           last_seen=(a.get("evidence") or {}).get("last_seen"))
+            extra.append(row)
     by_kind = {k: {"planted": v["planted"], "raised": v["raised"], "missed": v["missed"], "extra": v["extra"]}
                for k, v in sorted(rows.items())}
     return {"by_kind": by_kind, "missed": missed, "extra": extra, "after_end": dict(after_end),
             "planted_kinds_never_raised": sorted(k for k, v in by_kind.items() if v["planted"] and not v["raised"]),
-            "extra_by_reason": [{"kind": k, "reason": r, "count": n}
-                                for (k, r), n in Counter((e["kind"], e["reason"]) for e in extra).most_common()],
-            "match_tolerance_s": tol}
+            "extra_by_reason": by_reason(extra), "match_tolerance_s": tol}
+
+
+def by_reason(extra: list[dict]) -> list[dict]:
+    return [{"kind": k, "reason": r, "count": n}
+            for (k, r), n in Counter((e["kind"], e["reason"]) for e in extra).most_common()]
 
 
 def reason(d: SimDevice, alert: dict, outcomes: dict[str, str] | None = None) -> str:

@@ -9,12 +9,16 @@ divided by the speed: real seconds.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import sqlalchemy as sa
+
+from custodes.telemetry.models import TelemetryBatch
 
 # The sending phase's first and last tenth are left out of the sustained rates: the first uploads
 # carry the fixes buffered while people were being enrolled, and the last ones race the end.
@@ -49,6 +53,54 @@ def processed_times(db_url: str, device_ids: list[str]) -> dict[tuple[str, int],
     finally:
         engine.dispose()
     return out
+
+
+STILL_ON_ITS_WAY = ("the device's fixes for that hour were still on their way (at the broker or the API) "
+                    "when the alert was raised: a backlog of minutes is hours of simulated time")
+ALREADY_STORED = ("platform fault: the fixes of that hour were already stored when the alert was raised "
+                  "(seen behind out-of-order batches of one device; docs/simulation.md)")
+
+
+def silence_evidence(db_url: str, extra: list[dict]) -> int:
+    """Give each unexplained device_silent extra the reason the platform's database shows: did the
+    device send fixes inside the hour it was judged silent, and were they stored before or after the
+    alert? Returns how many reasons it changed."""
+    todo = [e for e in extra if e["kind"] == "device_silent" and e.get("last_seen") and e.get("raised_at")
+            and e["reason"].startswith("not explained")]
+    if not todo:
+        return 0
+    engine = sa.create_engine(db_url)
+    changed = 0
+    try:
+        with engine.connect() as conn:
+            for e in todo:
+                seen, at, raised = (datetime.fromisoformat(e[k].replace("Z", "+00:00"))
+                                    for k in ("last_seen", "at", "raised_at"))
+                first = None
+                t = TelemetryBatch.__table__
+                rows = conn.execute(sa.select(t.c.received_at, t.c.raw).where(
+                    t.c.device_id == uuid.UUID(e["device_id"]), t.c.received_at >= seen))
+                for received, raw in rows:
+                    if any(it.get("kind") == "fix" and seen < _instant(it["time"]) <= at for it in _items(bytes(raw))):
+                        received = received if received.tzinfo else received.replace(tzinfo=UTC)
+                        first = received if first is None else min(first, received)
+                if first is not None:
+                    e["reason"] = STILL_ON_ITS_WAY if first > raised else ALREADY_STORED
+                    changed += 1
+    finally:
+        engine.dispose()
+    return changed
+
+
+def _items(raw: bytes) -> list[dict]:
+    try:
+        return json.loads(raw).get("items", [])
+    except ValueError:  # NDJSON: one item a line, after the header line
+        return [json.loads(line) for line in raw.splitlines()[1:] if line.strip()]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def measure(sends: Sends, processed: dict[tuple[str, int], float], speed: float) -> dict:
