@@ -27,7 +27,7 @@ from custodes.proximity import service as proximity
 from custodes.rules import SubjectState
 from custodes.rules.batch import BatchEvaluator
 from custodes.telemetry import alerting, late, quarantine, scheduled, trail
-from custodes.telemetry.evaluation import evaluate
+from custodes.telemetry.evaluation import FIX_ID_BASE, evaluate
 from custodes.telemetry.models import MonitorState, TelemetryBatch, pending_batches
 from custodes.telemetry.ruleset import RuleCache, RulesUnusable, Versioned
 from custodes.telemetry.turn import (ACTOR, FOREVER_MS, Turn, claim_many, dt, load_state, ms, process_many,
@@ -53,6 +53,8 @@ class Pipeline:
         self._failing: dict[uuid.UUID, float] = {}
         self._db_backoff: dict[uuid.UUID, float] = {}
         self.retry_after_s, self.max_attempts = retry_after_s, max_attempts
+        # A device with a late batch has the rest of its backlog judged in the same turn, up to this many batches.
+        self.replay_batches = 256 if sqlite else 2000
 
     # -- driving ------------------------------------------------------------------------------
     def pending_devices(self, limit: int = 512) -> list[uuid.UUID]:
@@ -137,10 +139,7 @@ class Pipeline:
             cursor = claim_many(s, [device_id]).get(device_id)
             if cursor is None:  # another worker is on this device right now
                 return turn
-            # The raw body (the evidence, ~100 bytes a fix) is not needed here: leave it in the database.
-            batches = s.scalars(select(TelemetryBatch).options(defer(TelemetryBatch.raw))
-                                .where(TelemetryBatch.device_id == device_id, pending_batches())
-                                .order_by(TelemetryBatch.seq).limit(limit or self.batches_per_turn)).all()
+            batches = self._pending(s, device_id, limit or self.batches_per_turn)
             if not batches:
                 uow.rollback()
                 return turn
@@ -149,13 +148,21 @@ class Pipeline:
             # Victim proximity (custodes.proximity owns it): a protected person's phone feeds no
             # trail, and the subjects' proximity rules get the protected positions they need.
             spans, near = proximity.pipeline_turn(uow, device_id, batches, spans)
+            shares = [(sid, ms(start), ms(end) if end else FOREVER_MS) for sid, start, end in spans]
             states: dict[uuid.UUID, tuple[MonitorState | None, SubjectState]] = {}
+            more = limit is None and len(batches) == self.batches_per_turn
+            if more and self._any_late(s, batches, shares, states, now):
+                # A late batch is judged again on all the data of its subject. With more of the device's
+                # batches stored behind this turn's (a backlog), judging it on this turn's share only
+                # would decide silence and curfews on a trail the next turn is about to fill in.
+                batches = self._pending(s, device_id, self.replay_batches)
             rulesets: dict[uuid.UUID, Versioned] = {}
             s.autoflush = False  # one flush at commit rather than one per query
             frontiers: dict[uuid.UUID, SubjectState] = {}
             turn_statuses: dict[uuid.UUID, list[tuple[int, dict]]] = {}
+            # subject -> (its state before its first late batch, the earliest item from there on, that batch)
+            replaying: dict[uuid.UUID, tuple[SubjectState, int, TelemetryBatch]] = {}
             seen: set[str] = set()  # alerts raised in this turn (not flushed yet)
-            shares = [(sid, ms(start), ms(end) if end else FOREVER_MS) for sid, start, end in spans]
             for b in batches:
                 for subject_id, mine, packed, my_status, earliest in split(b, shares):
                     trail.append(s, subject_id=subject_id, device_id=device_id, batch_seq=b.seq, cols=mine,
@@ -164,28 +171,43 @@ class Pipeline:
                     row, state = states.get(subject_id) or load_state(s, subject_id, now)
                     rules = rulesets.get(subject_id) or rulesets.setdefault(subject_id,
                                                                             self.rules.versioned(s, subject_id))
-                    in_turn = turn_statuses.setdefault(subject_id, [])
-                    in_turn += [(b.seq, st) for st in my_status]
-                    if late.is_late(state, dt(earliest)):  # judged again from before its own time
-                        r = late.replay(s, subject_id, rules.rules, now, dt(earliest), state, in_turn)
-                        late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},
-                                       f"{device_id}/{b.seq}", b.received_at)
-                        state, events, frontiers[subject_id] = r.state, r.events, r.frontier_state
+                    turn_statuses.setdefault(subject_id, []).extend((b.seq, st) for st in my_status)
+                    if subject_id in replaying:  # judged with the rest in the one replay below
+                        old, lo, first = replaying[subject_id]
+                        replaying[subject_id] = (old, min(lo, earliest), first)
+                    elif late.is_late(state, dt(earliest)):  # judged again from before its own time
+                        replaying[subject_id] = (state, earliest, b)
                     else:
                         state, events = evaluate(state, rules.rules, now, device_id, b.seq, mine, my_status,
                                                  **near.get(subject_id, {}))
                         frontiers[subject_id] = state
+                        self._crash_hook("rules")
+                        turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, b.seq, rules,
+                                                             b.received_at, seen)
                     states[subject_id] = (row, state)
-                    self._crash_hook("rules")
-                    turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, b.seq, rules, b.received_at, seen)
                     turn.fixes += len(mine)
                 b.fixes = None  # moved to the trail; the raw body stays as the evidence
                 cursor.last_seq = max(cursor.last_seq, b.seq)
                 cursor.batches += 1
                 turn.batches += 1
+            # Once, after every batch of the turn is on the trail: a replay per late batch would judge
+            # each on the batches before it only (seen: a chain of device_silent alerts, each raised
+            # and superseded by the next batch of a backlog in the same turn).
+            by_seq = {b.seq: b for b in batches}
+            for subject_id, (old, lo, first) in replaying.items():
+                row, rules = states[subject_id][0], rulesets[subject_id]
+                r = late.replay(s, subject_id, rules.rules, now, dt(lo), old, turn_statuses[subject_id])
+                late.supersede(uow, subject_id, r.since, {e.dedupe_key for e in r.events},
+                               f"{device_id}/{first.seq}", first.received_at)
+                states[subject_id], frontiers[subject_id] = (row, r.state), r.frontier_state
+                self._crash_hook("rules")
+                for b, events in _by_batch(r.events, by_seq, first).items():
+                    turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, b.seq, rules,
+                                                         b.received_at, seen)
             for subject_id, (row, state) in states.items():
-                save_state(s, subject_id, row, state, now)
-                late.save_checkpoint(s, subject_id, frontiers[subject_id])
+                if subject_id in frontiers:  # fed by this turn
+                    save_state(s, subject_id, row, state, now)
+                    late.save_checkpoint(s, subject_id, frontiers[subject_id])
             done = self.container.clock.now()  # the end of the turn: when its alerts become visible
             for b in batches:
                 b.processed_at = done
@@ -193,6 +215,29 @@ class Pipeline:
             self._crash_hook("commit")
             uow.commit()
         return turn
+
+    @staticmethod
+    def _pending(s, device_id: uuid.UUID, limit: int) -> list[TelemetryBatch]:
+        # The raw body (the evidence, ~100 bytes a fix) is not needed here: leave it in the database.
+        return list(s.scalars(select(TelemetryBatch).options(defer(TelemetryBatch.raw))
+                              .where(TelemetryBatch.device_id == device_id, pending_batches())
+                              .order_by(TelemetryBatch.seq).limit(limit)))
+
+    @staticmethod
+    def _any_late(s, batches: list[TelemetryBatch], shares, states: dict, now) -> bool:
+        """Would a batch of these be late for its subject (not newer than what the subject's state, or
+        the batches before it, have seen)? Loads (and locks) the states of the subjects fed, into `states`."""
+        reached: dict[uuid.UUID, int] = {}
+        for b in batches:
+            for subject_id, mine, _, my_status, earliest in split(b, shares):
+                if subject_id not in states:
+                    states[subject_id] = load_state(s, subject_id, now)
+                f = late.frontier(states[subject_id][1])
+                if (f is not None and earliest <= ms(f)) or earliest <= reached.get(subject_id, -(2**62)):
+                    return True
+                latest = max(([int(mine.t_ms.max())] if len(mine) else []) + [st["t_ms"] for st in my_status])
+                reached[subject_id] = max(reached.get(subject_id, latest), latest)
+        return False
 
     def warm(self) -> int:
         """Compile the rule sets of everyone wearing a device now (zone rasters cost up to ~0.3 s
@@ -213,3 +258,14 @@ class Pipeline:
     def tick(self, limit: int = 1000) -> Turn:
         """The scheduled checks of everyone wearing a device (`telemetry.scheduled`), `limit` subjects a transaction."""
         return scheduled.tick(self.container, self.rules, limit)
+
+
+def _by_batch(events, by_seq: dict[int, TelemetryBatch], first: TelemetryBatch) -> dict[TelemetryBatch, list]:
+    """A replay's events, each with the batch of this turn that carried its fix (its receive time is
+    the one the late note gives); events of no fix of this turn go with the first late batch."""
+    out: dict[TelemetryBatch, list] = {}
+    for e in events:
+        fid = e.evidence.get("fix_id")
+        b = by_seq.get(fid // FIX_ID_BASE, first) if isinstance(fid, int) else first
+        out.setdefault(b, []).append(e)
+    return out
