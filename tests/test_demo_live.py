@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,18 +10,13 @@ import time
 import httpx
 
 from custodes.access.security import DEMO_PASSWORD
+from custodes.lab.broker import free_port
 
 BOUND_S = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_demo_shows_a_first_alert_within_a_minute_of_serving(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODES_") or k == "CUSTODES_DATA"}
     code = ("from custodes.cli.main import app; "
             f"app(['demo', '--no-browser', '--home', {str(tmp_path)!r}, '--port', '{port}'])")

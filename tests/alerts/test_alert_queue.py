@@ -1,7 +1,6 @@
 """The alert queue: assignment within the agency, filters, and the live stream of new alerts."""
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -13,6 +12,7 @@ import uvicorn
 from custodes.actor import Actor
 from custodes.alerts import feed, service
 from custodes.app import create_app
+from custodes.lab.broker import free_port
 from custodes.subjects.models import Subject
 
 
@@ -82,16 +82,10 @@ def test_the_feed_sends_only_new_visible_alerts_once(container, officer, new_sub
         assert f.poll(uow) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_stream_delivers_an_alert_raised_while_connected(container, client, officer, new_subject):
     cw = officer("caseworker")
     s = new_subject(cw)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -13,7 +13,6 @@ import os
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser of Playwright's own
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from custodes.bootstrap import Container, bootstrap
 from custodes.clock import FrozenClock
 from custodes.config import Settings
 from custodes.lab import console_scenario
+from custodes.lab.broker import free_port
 from custodes.lab.console_scenario import PASSWORD, Scenario
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,12 +43,6 @@ class ConsoleServer:
     url: str
     container: Container
     scenario: Scenario
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ socket: slow clients, huge uploads, headers that never end."""
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +14,7 @@ from custodes.app import create_app
 from custodes.bootstrap import bootstrap
 from custodes.config import Settings
 from custodes.edge import server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from custodes.lab.broker import free_port
 
 
 @pytest.fixture
