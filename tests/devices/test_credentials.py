@@ -75,6 +75,16 @@ def test_a_remembered_device_is_authenticated_without_a_database_read(client, of
     assert seen == []
 
 
+def test_a_bad_signature_at_first_contact_costs_one_read_not_two(client, officer, other):
+    d, secret = _device(client, officer("caseworker"))
+    credentials.cache(other).poll()
+    seen = _statements(other)
+    with pytest.raises(Unauthorized):
+        _verify(other, d, "0" * len(secret))
+    reads = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "device_changes" not in q]
+    assert len(reads) == 1, reads
+
+
 def test_the_order_start_follows_assignments_and_orders(client, officer, new_subject, new_order, other):
     cw = officer("caseworker")
     d, secret = _device(client, cw)

@@ -89,6 +89,11 @@ class CredentialCache:
     def get(self, device_id: uuid.UUID) -> Credential | None:
         """The device's credential (None for a device that does not exist), from memory when the
         database has not said it changed, else read now."""
+        hit = self.remembered(device_id)
+        return hit if hit is not None else self.load(device_id)
+
+    def remembered(self, device_id: uuid.UUID) -> Credential | None:
+        """The device's credential from memory, when the database has not said it changed; None on a miss."""
         self.poll_if_due()
         now = time.monotonic()
         with self._lock:
@@ -98,7 +103,7 @@ class CredentialCache:
                 self.hits += 1
                 return hit
         self.misses += 1
-        return self.load(device_id)
+        return None
 
     def load(self, device_id: uuid.UUID) -> Credential | None:
         """Read the device now, and remember it unless a poll forgot it while it was being read."""

@@ -108,9 +108,9 @@ def authenticate(container: Container, parts: SignedParts, *, method: str, path:
     the process's credential cache; a signature that fails against a remembered secret is checked once
     more against the database (the device may hold a secret rotated since)."""
     creds = credentials.cache(container)
-    cred = creds.get(parts.device_id)
-    if cred is not None and not _signed_by(cred, parts, method, path, body):
-        cred = creds.load(parts.device_id)
+    cred = creds.remembered(parts.device_id)
+    if cred is None or not _signed_by(cred, parts, method, path, body):
+        cred = creds.load(parts.device_id)  # a first contact, or a secret rotated since: one read
     if cred is None or cred.secret is None:
         raise Unauthorized("unknown device or no secret issued")
     if not _signed_by(cred, parts, method, path, body):
