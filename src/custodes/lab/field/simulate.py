@@ -152,7 +152,10 @@ class CheckIns:
         r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,
                                       [("photo", photos[0]), ("frames", photos[1])])
         body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
-        outcome = str(body.get("outcome") or r.status_code)
+        # A refusal keeps its problem detail ("409: the response window for this prompt has closed"),
+        # so the summary's reason for the check_in_missed that follows says which refusal it was.
+        outcome = str(body.get("outcome") or (f"{r.status_code}: {body['detail']}" if body.get("detail")
+                                              else r.status_code))
         self.decisions[(how, outcome)] += 1
         self.outcomes[prompt["prompt_id"]] = f"{how}: {outcome}"
 
