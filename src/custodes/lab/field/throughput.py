@@ -69,24 +69,27 @@ def silence_evidence(db_url: str, extra: list[dict]) -> int:
             and e["reason"].startswith("not explained")]
     if not todo:
         return 0
+    by_device: dict[str, list[dict]] = {}
+    for e in todo:
+        by_device.setdefault(e["device_id"], []).append(e)
+    t = TelemetryBatch.__table__
     engine = sa.create_engine(db_url)
     changed = 0
     try:
         with engine.connect() as conn:
-            for e in todo:
-                seen, at, raised = (datetime.fromisoformat(e[k].replace("Z", "+00:00"))
-                                    for k in ("last_seen", "at", "raised_at"))
-                first = None
-                t = TelemetryBatch.__table__
+            for device_id, alerts in by_device.items():  # one read per device, each batch parsed once
+                spans = [tuple(_instant(e[k]) for k in ("last_seen", "at", "raised_at")) for e in alerts]
                 rows = conn.execute(sa.select(t.c.received_at, t.c.raw).where(
-                    t.c.device_id == uuid.UUID(e["device_id"]), t.c.received_at >= seen))
-                for received, raw in rows:
-                    if any(it.get("kind") == "fix" and seen < _instant(it["time"]) <= at for it in _items(bytes(raw))):
-                        received = received if received.tzinfo else received.replace(tzinfo=UTC)
-                        first = received if first is None else min(first, received)
-                if first is not None:
-                    e["reason"] = STILL_ON_ITS_WAY if first > raised else ALREADY_STORED
-                    changed += 1
+                    t.c.device_id == uuid.UUID(device_id), t.c.received_at >= min(s[0] for s in spans)))
+                stored = [(received if received.tzinfo else received.replace(tzinfo=UTC),
+                           [_instant(it["time"]) for it in _items(bytes(raw)) if it.get("kind") == "fix"])
+                          for received, raw in rows]
+                for e, (seen, at, raised) in zip(alerts, spans):
+                    first = min((received for received, times in stored if received >= seen
+                                 and any(seen < x <= at for x in times)), default=None)
+                    if first is not None:
+                        e["reason"] = STILL_ON_ITS_WAY if first > raised else ALREADY_STORED
+                        changed += 1
     finally:
         engine.dispose()
     return changed
