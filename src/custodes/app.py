@@ -19,6 +19,7 @@ from custodes.edge import openapi
 from custodes.edge.headers import SecurityHeaders
 from custodes.edge.limits import BodyLimits
 from custodes.orders.views import router as orders_router
+from custodes.proximity.views import router as proximity_router
 from custodes.reports.views import router as reports_router
 from custodes.retention.views import router as retention_router
 from custodes.review.views import router as review_router
@@ -43,6 +44,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(review_router)
     app.include_router(telemetry_router)
     app.include_router(adapters_router)
+    app.include_router(proximity_router)
     for router in (reporting_router, subject_access_router, subject_access_staff_router):
         app.include_router(router)
     mount_console(app)  # the officers' console under `/` (pages; the API stays under /v1)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from custodes.bounds import Instant
 from custodes.db import Base, UTCDateTime, new_id
 
-DeviceKind = Literal["ankle_tag", "smartwatch", "wristband"]
+DeviceKind = Literal["ankle_tag", "smartwatch", "wristband", "phone"]  # phone: a protected person's own
 DeviceStatus = Literal["in_stock", "issued", "returned", "lost", "faulty"]
 
 

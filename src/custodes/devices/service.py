@@ -18,6 +18,7 @@ from custodes.devices.models import (
 )
 from custodes.errors import Conflict, Invalid, NotFound
 from custodes.pagination import paged
+from custodes.proximity.models import ProtectedPerson
 from custodes.subjects import service as subjects
 from custodes.uow import UnitOfWork
 
@@ -97,6 +98,11 @@ def assign(*, uow: UnitOfWork, device_id: uuid.UUID, data: AssignmentCreate) -> 
     subject = subjects.load(uow=uow, subject_id=data.subject_id, for_change=True)
     if device.status in UNASSIGNABLE:
         raise Conflict(f"device is {device.status} and cannot be assigned")
+    # Locked, as a protected person's registration locks it: one of the two sees the other.
+    uow.session.execute(select(Device.id).where(Device.id == device.id).with_for_update())
+    if uow.session.scalar(select(ProtectedPerson.id).where(ProtectedPerson.device_id == device.id)) is not None:
+        # Its batches go to the protected person's one position, never to a trail: worn by nobody.
+        raise Conflict("this device is a protected person's phone and cannot be assigned")
     overlap = or_(Assignment.ends_at.is_(None), Assignment.ends_at > data.starts_at)
     if data.ends_at is not None:
         overlap = and_(overlap, Assignment.starts_at < data.ends_at)

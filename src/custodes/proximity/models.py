@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Float, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,3 +62,48 @@ class ProximityCondition(Base):
     max_skew_s: Mapped[float] = mapped_column(Float, nullable=False, default=180.0)
     min_dwell_s: Mapped[float] = mapped_column(Float, nullable=False, default=60.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# -- the API's shapes: no shape carries a protected person's position -----------------------------
+
+class ProtectedPersonCreate(BaseModel):
+    device_id: uuid.UUID = Field(description="the protected person's own phone, registered as a device and worn by nobody")
+    consent_given_at: AwareDatetime = Field(description="when the protected person gave their consent")
+    consent_note: str = Field(min_length=1, max_length=2000, description="how consent was given and where it is kept")
+
+
+class ConsentWithdrawal(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="how the withdrawal was received")
+
+
+class ProtectedPersonRead(BaseModel):
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    device_id: uuid.UUID
+    consent_given_at: datetime
+    consent_recorded_by: str
+    consent_note: str
+    consent_withdrawn_at: datetime | None
+    created_at: datetime
+    model_config = {"from_attributes": True}
+
+
+class ProximityConditionCreate(BaseModel):
+    protected_id: uuid.UUID
+    radius_m: float = Field(ge=50, le=20_000, allow_inf_nan=False,
+                            description="the moving exclusion zone around the protected person")
+    max_skew_s: float = Field(default=180.0, ge=10, le=900, allow_inf_nan=False,
+                              description="a fix is compared only with a protected position this close in time")
+    min_dwell_s: float = Field(default=60.0, ge=0, le=3600, allow_inf_nan=False,
+                               description="time inside before an approach counts, as for fixed zones")
+
+
+class ProximityConditionRead(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    protected_id: uuid.UUID
+    radius_m: float
+    max_skew_s: float
+    min_dwell_s: float
+    created_at: datetime
+    model_config = {"from_attributes": True}
