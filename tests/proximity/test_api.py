@@ -207,3 +207,29 @@ def test_withdrawn_consent_deletes_the_position_and_stops_the_rule(client, clock
     order = order_of(container, person.subject_id)
     r = client.post(f"/v1/orders/{order}/proximity-conditions", headers=cw, json={"protected_id": pid, "radius_m": 300})
     assert r.status_code == 409 and "withdrawn" in r.json()["detail"], r.text
+
+
+def test_a_late_batch_does_not_raise_an_approach_again(client, clock, container, person, officer):
+    """A replay cannot judge proximity (only the newest protected position is kept), so it must keep
+    the approach already judged, not forget it and raise it a second time at the next fix."""
+    cw = officer("caseworker")
+    _, _, creds = protected(client, cw, container, clock, person)
+    for k in range(3):
+        owntracks(client, creds, clock.now() - timedelta(seconds=100 - 40 * k), VICTIM)
+    Pipeline(container).run_once()
+    walk_home(client, clock, person, seq=1)
+    Pipeline(container).run_once()
+    assert [a.kind for a in proximity_alerts(container)] == ["proximity_entered"]
+    # Fixes from two hours ago arrive now: the subject is judged again from before them.
+    t0 = clock.now() - timedelta(hours=2)
+    body = encode(2, [fix(t0 + timedelta(seconds=60 * i), HOME[0], HOME[1], 5.0) for i in range(10)])
+    assert client.post(person.client.path, content=body,
+                       headers=person.client.http_headers(body, clock.now())).status_code == 202
+    Pipeline(container).run_once()
+    clock.advance(timedelta(minutes=10))  # then fresh fixes, still beside the protected person
+    owntracks(client, creds, clock.now() - timedelta(seconds=20), VICTIM)
+    Pipeline(container).run_once()
+    walk_home(client, clock, person, seq=3)
+    Pipeline(container).run_once()
+    got = proximity_alerts(container)
+    assert [a.kind for a in got] == ["proximity_entered"], [(a.kind, a.occurred_at) for a in got]

@@ -22,6 +22,7 @@ from custodes.alerts import service as alerts
 from custodes.alerts.models import Alert
 from custodes.devices.models import Assignment
 from custodes.rules import Event, RuleSet, SubjectState, evaluate_tick
+from custodes.rules.proximity import PREFIX as PROXIMITY
 from custodes.telemetry import trail
 from custodes.telemetry.evaluation import evaluate
 from custodes.telemetry.models import MonitorCheckpoint, TelemetryBatch
@@ -78,12 +79,22 @@ def replay(s: Session, subject_id: uuid.UUID, rules: RuleSet, now: datetime, ear
     cols, seqs = trail.columns_since(s, subject_id, since)
     statuses = _statuses_since(s, subject_id, since, turn_statuses)
     state, events = evaluate(start, rules, now, uuid.UUID(int=0), seqs, cols, statuses)
+    # Proximity is not judged again: only the protected person's newest position is kept, so there
+    # is nothing to compare older fixes with. The approach already judged stands (a replay that
+    # forgot it would raise it a second time at the next fix).
+    state = _with_proximity_of(state, old)
     frontier_state = state
     upto = old.curfews_checked_to  # what the ticks had already judged, judged again on all the data
     if upto is not None and (state.curfews_checked_to is None or upto > state.curfews_checked_to):
         state, more = evaluate_tick(state, rules, upto)
         events += more
     return Replay(state, events, frontier_state, since)
+
+
+def _with_proximity_of(state: SubjectState, old: SubjectState) -> SubjectState:
+    zones = {k: v for k, v in state.zones.items() if not k.startswith(PROXIMITY)}
+    zones.update((k, v) for k, v in old.zones.items() if k.startswith(PROXIMITY))
+    return state if zones == state.zones else state.evolve(zones=zones)
 
 
 def _statuses_since(s: Session, subject_id: uuid.UUID, since: datetime | None,
