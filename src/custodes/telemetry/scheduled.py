@@ -59,6 +59,7 @@ def _chunk(container: Container, rules: RuleCache, now, after: uuid.UUID | None,
                                                    .with_for_update(skip_locked=True))}
         held = set(ids) - set(rows)
         versions = rules.versioned_many(s, ids)
+        raising: list[tuple] = []
         for subject_id, device_id in worn:
             if subject_id in held:
                 continue  # the pipeline holds it; it will advance the same checks itself
@@ -75,7 +76,25 @@ def _chunk(container: Container, rules: RuleCache, now, after: uuid.UUID | None,
                 log.warning("scheduled checks for subject %s failed: %s", subject_id, quarantine.one_line(exc))
                 turn.alerts += alerting.unevaluable(uow, subject_id, exc, now)
                 continue
-            turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, None, v)
-            save_state(s, subject_id, row, state, now, ticked=True)
+            if events:
+                raising.append((subject_id, device_id, row, state, events, v))
+            else:
+                save_state(s, subject_id, row, state, now, ticked=True)
+        # "Silent" and "no fix" are judged on the absence of fixes, so a batch stored since the
+        # query above (PostgreSQL reads each statement afresh; SQLite's writers wait their turn)
+        # leaves its subject to the pipeline too: its fixes move the same checks.
+        arrived = _arrived(s, [device_id for _, device_id, *_ in raising])
+        for subject_id, device_id, row, state, events, v in raising:
+            if device_id not in arrived:
+                turn.alerts += alerting.raise_events(uow, subject_id, events, device_id, None, v)
+                save_state(s, subject_id, row, state, now, ticked=True)
         uow.commit()
     return turn, (ids[-1] if len(worn) == chunk else None)
+
+
+def _arrived(s, devices: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `devices` with a batch waiting for the pipeline, read now."""
+    if not devices:
+        return set()
+    return set(s.scalars(select(TelemetryBatch.device_id).where(pending_batches(),
+                                                              TelemetryBatch.device_id.in_(devices)).distinct()))
