@@ -82,6 +82,27 @@ def test_the_device_sends_every_minute_every_15_s_in_violation_and_buffers_gaps(
     assert all(0 <= f["accuracy_m"] <= 900 for f in sent if f["kind"] == "fix")
 
 
+def test_every_planted_strap_opening_is_reported_by_the_device(people):
+    """Seen in 1,000 people over 24 h: two openings planted while the device was switched off,
+    which no status reported, so the platform could not raise them."""
+    rates = planning.Rates(curfew_breach=0, exclusion=0, strap=1, battery=0, silent=1, gap=1)
+    planted = 0
+    for seed in range(40):
+        plan = planning.build(people[2], START, 30, np.random.default_rng(seed), rates)
+        d = SimDevice(plan, "dev", "secret", "ankle_tag", 180.0, np.random.default_rng(seed))
+        sent, now = [], float(plan.t[0])
+        while now < plan.t[-1]:
+            now += 180
+            sent += d.take(now) or []
+        opened = [datetime.fromisoformat(x["time"]).timestamp() for x in sent
+                  if x["kind"] == "status" and x["strap"] == "open"]
+        for kind, at in plan.expected:
+            if kind == "strap_opened":
+                planted += 1
+                assert any(at <= x <= at + 600 for x in opened), (seed, at, plan.silent)
+    assert planted >= 30
+
+
 def test_a_visit_is_one_planted_entry_until_the_person_is_clearly_out_again():
     """Seen on PostgreSQL (200 people, 8 h): a trail wandering between 50 and 100 m inside a zone
     planted an entry per dip (9 for one person) where the platform raised 3 visits."""

@@ -113,7 +113,8 @@ class CheckIns:
         self.answers: Counter[str] = Counter()
         self.decisions: Counter[tuple[str, str]] = Counter()
         self.expected_missed: list[tuple[str, float]] = []  # (subject id, deadline)
-        self.outcomes: dict[str, str] = {}  # prompt id → "how:outcome" of the answer sent
+        self.outcomes: dict[str, str] = {}  # prompt id → "how, when sent: outcome" of the answer
+        self.sent: Counter[str] = Counter()  # answers by when they went out against their deadline
         self._n = 0
 
     def poll(self, d: SimDevice, now: datetime) -> None:
@@ -144,11 +145,15 @@ class CheckIns:
             out.append((how, d, prompt))
         return out
 
-    def answer(self, how: str, d: SimDevice, prompt: dict, now: datetime) -> None:
+    def answer(self, how: str, d: SimDevice, prompt: dict, clock) -> None:
         photos = (self.faces.genuine(d.identity, d.enrolled, self.rng) if how in ("genuine", "late") else
                   self.faces.impostor(d.identity, self.rng) if how == "impostor" else self.faces.attack(self.rng))
         if not photos:
             return
+        now = clock.now()  # when it is sent: a loop that runs behind sends it later than planned
+        deadline = datetime.fromisoformat(prompt["deadline"].replace("Z", "+00:00"))
+        sent = ("sent after its deadline: the simulator was running behind" if now > deadline and how != "late"
+                else "sent in time" if how != "late" else "sent late as planned")
         r = self.platform.device_call(d.device_id, d.secret, "POST", f"/{prompt['prompt_id']}", now,
                                       [("photo", photos[0]), ("frames", photos[1])])
         body = r.json() if r.headers.get("content-type", "").startswith("application/") else {}
@@ -157,7 +162,8 @@ class CheckIns:
         outcome = str(body.get("outcome") or (f"{r.status_code}: {body['detail']}" if body.get("detail")
                                               else r.status_code))
         self.decisions[(how, outcome)] += 1
-        self.outcomes[prompt["prompt_id"]] = f"{how}: {outcome}"
+        self.sent[sent] += 1
+        self.outcomes[prompt["prompt_id"]] = f"{how}, {sent}: {outcome}"
 
 
 def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: int, username: str,
@@ -237,7 +243,7 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
                 due = [d for d in devices if d.due(now.timestamp())]
                 list(pool.map(lambda d: upload(d, now), due))
                 for how, d, prompt in checkins.due(now.timestamp()):
-                    pool.submit(checkins.answer, how, d, prompt, clock.now())
+                    pool.submit(checkins.answer, how, d, prompt, clock)
                 progress.update(task, completed=min(int(now.timestamp() - start.timestamp()), int(hours * 3600)))
                 if time.monotonic() >= next_load:  # the machine is shared: the load goes with every figure
                     loads.append(os.getloadavg()[0])
@@ -266,11 +272,12 @@ def run(*, url: str, subjects: int, hours: float, speed: float, via: str, seed: 
                    # falls behind and each device uploads less often, with more fixes each time.
                    "upload_interval_s": {"planned_mean": round(float(np.mean([d.upload_every_s for d in devices])), 1),
                                          "achieved_mean": round(hours * 3600 * len(devices) /
-                                                                max(1, sum(d.uploads for d in devices)), 1)},
+                                                                max(1, sum(d.uploads for d in devices)), 1),
+                                         "accepted_p99_real_s": sends.accepted_p99(speed)},
                    "sent": {"fixes": sum(d.sent_fixes for d in devices), "uploads": sum(d.uploads for d in devices),
                             "late_uploads": sum(d.late_uploads for d in devices),
                             "upload_errors": sum(d.errors for d in devices), **dict(sent)},
-                   "check_ins": {"answers": dict(checkins.answers),
+                   "check_ins": {"answers": dict(checkins.answers), "answers_sent": dict(checkins.sent),
                                  "decisions": {f"{a}:{b}": n for (a, b), n in checkins.decisions.items()}},
                    "load_average_1m": {"start": round(loads[0], 2), "max": round(max(loads), 2),
                                        "mean": round(sum(loads) / len(loads), 2), "end": round(os.getloadavg()[0], 2)}})

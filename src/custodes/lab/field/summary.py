@@ -96,7 +96,7 @@ def reason(d: SimDevice, alert: dict, outcomes: dict[str, str] | None = None) ->
             return (f"answered ({how}) but the platform found no usable face in the photo (failure to "
                     "acquire; LFW photos are not selfies) and the watch does not retry")
         if how:
-            return f"answered in time ({how}) but not accepted as a check-in"
+            return f"answered ({how}) but not accepted as a check-in"
         if not ev.get("challenge_fetched"):
             return "the watch never saw the prompt (it polls at each upload: switched off or out of coverage)"
         return "not planted by the simulator"
@@ -145,9 +145,12 @@ def print_summary(console: Console, result: dict) -> None:
                   f"check-in answers {result['check_ins']['answers']}")
     cadence = result.get("upload_interval_s") or {}
     if cadence and cadence["achieved_mean"] > 1.2 * cadence["planned_mean"]:
+        ack = cadence.get("accepted_p99_real_s")
+        why = (f"the simulator could not offer them faster (its loop ran behind; each upload was accepted "
+               f"in {ack:g} s real at p99)" if ack is not None and ack < 1.0 else
+               "the platform accepted uploads slower than offered")
         console.print(f"[yellow]devices uploaded every {cadence['achieved_mean']:g} s on average, not every "
-                      f"{cadence['planned_mean']:g} s as planned: the platform accepted uploads slower than "
-                      "offered (fewer, larger uploads)[/]")
+                      f"{cadence['planned_mean']:g} s as planned: {why} (fewer, larger uploads)[/]")
     table = Table(title="planted (simulator's ground truth) vs raised by the platform")
     for col in ("alert kind", "planted", "raised", "missed", "extra"):
         table.add_column(col, justify="right" if col != "alert kind" else "left")

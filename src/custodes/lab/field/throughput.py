@@ -36,6 +36,13 @@ class Sends:
         with self.lock:
             self.rows[(device_id, seq)] = (sent, acked, fixes)
 
+    def accepted_p99(self, speed: float) -> float | None:
+        """Real seconds from sending an upload to its acknowledgement (202 or PUBACK), p99."""
+        if not self.rows:
+            return None
+        waits = np.array([acked - sent for sent, acked, _ in self.rows.values()]) / speed
+        return round(float(np.percentile(waits, 99)), 3)
+
 
 def processed_times(db_url: str, device_ids: list[str]) -> dict[tuple[str, int], float]:
     """(device id, seq) → processed_at (simulated epoch s) for the simulator's own devices."""
